@@ -1,0 +1,102 @@
+// Zod schemas of the environment and of config/tollgate.yaml.
+import { z } from 'zod';
+import { policySchema } from '../routing/policy.js';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: optionalString,
+  REDIS_URL: optionalString,
+  TOLLGATE_DATA_DIR: z.string().default('./data'),
+  TOLLGATE_CONFIG: z.string().default('config/tollgate.yaml'),
+  TOLLGATE_ADMIN_TOKEN: optionalString,
+  TOLLGATE_METRICS_TOKEN: optionalString,
+  OPENAI_API_KEY: optionalString,
+  DEEPSEEK_API_KEY: optionalString,
+  GEMINI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
+  DEEPSEEK_BASE_URL: z.url().default('https://api.deepseek.com'),
+  GEMINI_BASE_URL: z.url().default('https://generativelanguage.googleapis.com'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().optional(),
+});
+export type Env = z.infer<typeof envSchema>;
+
+const duration = z.number().int().positive();
+
+export const fileConfigSchema = z.object({
+  /** Path of the model catalog, relative to the config file. */
+  catalog: z.string().default('models.yaml'),
+  server: z
+    .object({
+      body_limit_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+      max_messages: z.number().int().positive().default(2048),
+      max_header_bytes: z.number().int().positive().default(16 * 1024),
+      request_timeout_ms: duration.default(600_000),
+      shutdown_grace_ms: duration.default(30_000),
+      /** Log prompt text (off: only ids, counts and costs). */
+      log_prompts: z.boolean().default(false),
+      /** Failed authentications per client IP per minute before 429. */
+      auth_failures_per_minute: z.number().int().positive().default(30),
+    })
+    .default({
+      body_limit_bytes: 10 * 1024 * 1024,
+      max_messages: 2048,
+      max_header_bytes: 16 * 1024,
+      request_timeout_ms: 600_000,
+      shutdown_grace_ms: 30_000,
+      log_prompts: false,
+      auth_failures_per_minute: 30,
+    }),
+  upstream: z
+    .object({
+      connect_timeout_ms: duration.default(5_000),
+      /** Time allowed until the upstream's response headers (non-stream: the whole answer). */
+      timeout_ms: duration.default(120_000),
+      /** Longest silence between two stream chunks. */
+      stream_idle_timeout_ms: duration.default(60_000),
+      connections_per_origin: z.number().int().positive().default(128),
+      /** Fetch http(s) image URLs for providers that need inline data (Gemini); only public addresses. */
+      fetch_images: z.boolean().default(false),
+      image_max_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+      image_timeout_ms: duration.default(10_000),
+    })
+    .default({
+      connect_timeout_ms: 5_000,
+      timeout_ms: 120_000,
+      stream_idle_timeout_ms: 60_000,
+      connections_per_origin: 128,
+      fetch_images: false,
+      image_max_bytes: 10 * 1024 * 1024,
+      image_timeout_ms: 10_000,
+    }),
+  limits: z
+    .object({
+      /** When Redis is lost at run time: keep serving with in-process limits (fail_open) or answer 503 (fail_closed). */
+      on_redis_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
+      /** Seconds after which an unsettled budget reservation expires (an instance died mid-request). */
+      reservation_ttl_s: z.number().int().positive().default(900),
+    })
+    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900 }),
+  ledger: z
+    .object({
+      batch_size: z.number().int().positive().default(500),
+      flush_interval_ms: duration.default(250),
+      /** Events held in memory before spilling to the spool file. */
+      max_queue: z.number().int().positive().default(20_000),
+    })
+    .default({ batch_size: 500, flush_interval_ms: 250, max_queue: 20_000 }),
+  metrics: z
+    .object({ max_tenant_labels: z.number().int().positive().default(100) })
+    .default({ max_tenant_labels: 100 }),
+  /** Policy for tenants created without one. */
+  default_policy: policySchema.default(policySchema.parse({})),
+  /** Seconds an auth cache entry lives; bounds how long a revoked key keeps working on another instance. */
+  auth_cache_ttl_s: z.number().positive().default(2),
+});
+export type FileConfig = z.infer<typeof fileConfigSchema>;
