@@ -1,0 +1,64 @@
+// The DeepSeek adapter: OpenAI-compatible base plus reasoning-effort translation, cache-hit usage and 402 mapping.
+import type { ChatRequest, Usage } from '../api/openai.js';
+import { GatewayError } from '../errors.js';
+import type { UpstreamHttp } from './http.js';
+import { createOpenAICompatibleProvider, type JsonObject, type OpenAICompatibleProvider } from './openai-compatible.js';
+
+export interface DeepSeekProviderOptions {
+  baseUrl: string;
+  apiKey: string;
+  http: UpstreamHttp;
+}
+
+type Effort = NonNullable<ChatRequest['reasoning_effort']>;
+
+/** OpenAI's scale onto DeepSeek's low|high|max (PROVIDERS.md): one step up from medium, as DeepSeek has no medium. */
+const effortMap: Record<Exclude<Effort, 'none'>, 'low' | 'high' | 'max'> = {
+  minimal: 'low',
+  low: 'low',
+  medium: 'high',
+  high: 'max',
+  xhigh: 'max',
+  max: 'max',
+};
+
+export function prepareDeepSeekChat(body: JsonObject, req: ChatRequest): JsonObject {
+  if (req.response_format?.type === 'json_schema') {
+    throw new GatewayError('unsupported_parameter', 'DeepSeek does not support response_format json_schema; use json_object or another model', {
+      param: 'response_format',
+    });
+  }
+  const effort = req.reasoning_effort;
+  if (effort === 'none') {
+    delete body.reasoning_effort;
+    body.thinking = { type: 'disabled' };
+  } else if (effort != null) {
+    body.reasoning_effort = effortMap[effort];
+  }
+  return body;
+}
+
+/** DeepSeek reports cache hits as prompt_cache_hit_tokens; expose them where OpenAI clients and the meter look. */
+export function fixDeepSeekUsage<U extends Usage | null | undefined>(usage: U): U {
+  if (!usage) return usage;
+  const hit = usage.prompt_cache_hit_tokens;
+  if (typeof hit === 'number' && usage.prompt_tokens_details?.cached_tokens == null) {
+    return { ...usage, prompt_tokens_details: { ...(usage.prompt_tokens_details ?? {}), cached_tokens: hit } };
+  }
+  return usage;
+}
+
+export function createDeepSeekProvider(options: DeepSeekProviderOptions): OpenAICompatibleProvider {
+  return createOpenAICompatibleProvider({
+    name: 'deepseek',
+    baseUrl: options.baseUrl,
+    apiKey: options.apiKey,
+    http: options.http,
+    hooks: {
+      prepareChat: (body, req) => prepareDeepSeekChat(body, req),
+      fixCompletion: (c) => (c.usage ? { ...c, usage: fixDeepSeekUsage(c.usage) } : c),
+      fixChunk: (c) => (c.usage ? { ...c, usage: fixDeepSeekUsage(c.usage) } : c),
+      statusCodes: { 402: { code: 'insufficient_quota', type: 'insufficient_quota' } },
+    },
+  });
+}

@@ -1,0 +1,222 @@
+// Upstream HTTP client: one keep-alive undici pool, streamed bodies, timeouts, and network failures mapped to UpstreamError.
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { FileConfig } from '../config/schema.js';
+import { UpstreamError, type ProviderName, type UpstreamFailureKind } from './types.js';
+
+export interface UpstreamHttpOptions {
+  connectTimeoutMs: number;
+  /** Until the response headers arrive; for a non-stream call also the deadline of the whole answer. */
+  timeoutMs: number;
+  /** Longest silence between two body chunks. */
+  bodyIdleTimeoutMs: number;
+  connectionsPerOrigin: number;
+  /** Injected pool (tests); otherwise one is created and owned. */
+  dispatcher?: Dispatcher;
+}
+
+export interface UpstreamRequest {
+  provider: ProviderName;
+  url: string;
+  method?: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+  /** true: the deadline covers the whole answer (non-stream); false: only until headers (streams). */
+  wholeAnswerDeadline: boolean;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as it arrives; iteration errors are already UpstreamErrors. */
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+  /** The untouched byte stream (Responses API pass-through). */
+  toWeb(): ReadableStream<Uint8Array>;
+  /** Release the connection without reading the rest. */
+  dispose(): void;
+}
+
+export interface UpstreamHttp {
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  readonly options: Readonly<UpstreamHttpOptions>;
+  close(): Promise<void>;
+}
+
+export function upstreamHttpOptionsFromConfig(upstream: FileConfig['upstream']): UpstreamHttpOptions {
+  return {
+    connectTimeoutMs: upstream.connect_timeout_ms,
+    timeoutMs: upstream.timeout_ms,
+    bodyIdleTimeoutMs: upstream.stream_idle_timeout_ms,
+    connectionsPerOrigin: upstream.connections_per_origin,
+  };
+}
+
+const connectCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
+const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+function errorCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause && cause !== err) return errorCode(cause);
+  }
+  return undefined;
+}
+
+export interface NetworkErrorContext {
+  provider: ProviderName;
+  /** The caller's signal: aborted means the client went away. */
+  signal: AbortSignal;
+  /** Our own deadline fired. */
+  deadlineFired: boolean;
+  /** Failed after the headers: a cut in the middle of the answer. */
+  inBody: boolean;
+}
+
+/** Maps an undici/node network failure to an UpstreamError kind; the message never carries request headers (keys). */
+export function mapNetworkError(err: unknown, at: NetworkErrorContext): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const code = errorCode(err);
+  let kind: UpstreamFailureKind;
+  if (at.signal.aborted) kind = 'aborted';
+  else if (at.deadlineFired || (code !== undefined && timeoutCodes.has(code))) kind = 'timeout';
+  else if (at.inBody) kind = 'stream';
+  else if (code !== undefined && connectCodes.has(code)) kind = 'connect';
+  else if (code !== undefined && (code.startsWith('ERR_TLS') || code.includes('CERT'))) kind = 'connect';
+  else if (code !== undefined && resetCodes.has(code)) kind = 'reset';
+  else kind = 'reset';
+  const what =
+    kind === 'aborted'
+      ? 'request aborted by the caller'
+      : kind === 'timeout'
+        ? 'upstream timed out'
+        : kind === 'stream'
+          ? 'upstream answer was cut'
+          : kind === 'connect'
+            ? 'cannot connect to upstream'
+            : 'upstream connection was reset';
+  const detail = err instanceof Error ? err.message : String(err);
+  return new UpstreamError({
+    provider: at.provider,
+    kind,
+    message: `${at.provider}: ${what}${code ? ` (${code})` : ''}: ${detail}`,
+    cause: err,
+  });
+}
+
+function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
+  const owned = options.dispatcher === undefined;
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({
+      connections: options.connectionsPerOrigin,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.bodyIdleTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+
+  async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const deadline = new AbortController();
+    let deadlineFired = false;
+    const timer = setTimeout(() => {
+      deadlineFired = true;
+      deadline.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    timer.unref();
+    const signal = AbortSignal.any([req.signal, deadline.signal]);
+    const at = (inBody: boolean): NetworkErrorContext => ({ provider: req.provider, signal: req.signal, deadlineFired, inBody });
+
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(req.url, {
+        dispatcher,
+        method: req.method ?? 'POST',
+        headers: req.headers,
+        body: req.body,
+        signal,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.bodyIdleTimeoutMs,
+      });
+    } catch (e) {
+      clearTimeout(timer);
+      throw mapNetworkError(e, at(false));
+    }
+    // A stream only has a deadline until its headers; afterwards the idle timeout guards it.
+    if (!req.wholeAnswerDeadline) clearTimeout(timer);
+    const raw = res.body;
+    let consumed = false;
+
+    async function* iterate(): AsyncGenerator<Uint8Array> {
+      if (consumed) throw new Error('upstream body already consumed');
+      consumed = true;
+      try {
+        for await (const chunk of raw) yield chunk as Uint8Array;
+      } catch (e) {
+        throw mapNetworkError(e, at(true));
+      } finally {
+        clearTimeout(timer);
+        if (!raw.destroyed) raw.destroy();
+      }
+    }
+
+    return {
+      status: res.statusCode,
+      headers: flattenHeaders(res.headers),
+      body: { [Symbol.asyncIterator]: iterate },
+      async text() {
+        const decoder = new TextDecoder();
+        let out = '';
+        for await (const chunk of iterate()) out += decoder.decode(chunk, { stream: true });
+        return out + decoder.decode();
+      },
+      toWeb() {
+        consumed = true;
+        raw.once('close', () => clearTimeout(timer));
+        return Readable.toWeb(raw) as ReadableStream<Uint8Array>;
+      },
+      dispose() {
+        clearTimeout(timer);
+        if (!raw.destroyed) raw.destroy();
+      },
+    };
+  }
+
+  return {
+    request: send,
+    options,
+    async close() {
+      if (owned) await dispatcher.close();
+    },
+  };
+}
+
+/** Parses Retry-After (seconds or HTTP date) and OpenAI's retry-after-ms into milliseconds. */
+export function retryAfterMsFromHeaders(headers: Record<string, string>, now: number = Date.now()): number | null {
+  const ms = headers['retry-after-ms'];
+  if (ms !== undefined && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Math.round(Number(ms)));
+  const ra = headers['retry-after'];
+  if (ra === undefined || ra.trim() === '') return null;
+  if (Number.isFinite(Number(ra))) return Math.max(0, Math.round(Number(ra) * 1000));
+  const date = Date.parse(ra);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/** Removes a secret from text that may echo it back (some upstreams quote the rejected key). */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join('***');
+}

@@ -1,0 +1,132 @@
+// The OpenAI-compatible adapter base: Chat Completions and Embeddings over streamed HTTP, with hooks for provider quirks.
+import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse } from '../api/openai.js';
+import { countEmbeddingInputTokens } from '../metering/tokens.js';
+import type { UpstreamHttp, UpstreamResponse } from './http.js';
+import { parseSse } from './sse.js';
+import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
+import { UpstreamError } from './types.js';
+import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface OpenAICompatibleHooks {
+  /** Adjust the upstream body (model and stream fields already set). May throw GatewayError for a request it cannot serve. */
+  prepareChat?(body: JsonObject, req: ChatRequest, ctx: CallContext): JsonObject;
+  fixCompletion?(completion: ChatCompletion): ChatCompletion;
+  fixChunk?(chunk: ChatChunk): ChatChunk;
+  /** Per-status code/type overrides for error answers (e.g. DeepSeek 402 → insufficient_quota). */
+  statusCodes?: Partial<Record<number, { code: string; type: string }>>;
+}
+
+export interface OpenAICompatibleOptions {
+  name: ProviderName;
+  /** e.g. https://api.openai.com/v1 (paths are appended: /chat/completions, /embeddings). */
+  baseUrl: string;
+  apiKey: string;
+  http: UpstreamHttp;
+  hooks?: OpenAICompatibleHooks;
+}
+
+export interface OpenAICompatibleProvider extends Provider {
+  /** POSTs a JSON body to {base}{path}; throws UpstreamError for network failures and non-2xx answers unless `raw`. */
+  post(path: string, body: JsonObject, ctx: CallContext, opts: { stream: boolean; raw?: boolean }): Promise<UpstreamResponse>;
+}
+
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions): OpenAICompatibleProvider {
+  const { name, apiKey, http } = options;
+  const hooks = options.hooks ?? {};
+
+  async function post(path: string, body: JsonObject, ctx: CallContext, opts: { stream: boolean; raw?: boolean }) {
+    const res = await http.request({
+      provider: name,
+      url: joinUrl(options.baseUrl, path),
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        'content-type': 'application/json',
+        accept: opts.stream ? 'text/event-stream' : 'application/json',
+      },
+      body: JSON.stringify(body),
+      signal: ctx.signal,
+      wholeAnswerDeadline: !opts.stream,
+    });
+    if (opts.raw || (res.status >= 200 && res.status < 300)) return res;
+    const bodyText = await res.text().catch(() => '');
+    throw upstreamErrorFromHttp({ provider: name, status: res.status, headers: res.headers, bodyText, apiKey, statusCodes: hooks.statusCodes });
+  }
+
+  function chatBody(req: ChatRequest, ctx: CallContext, stream: boolean): JsonObject {
+    const body: JsonObject = { ...req, model: ctx.upstreamModel };
+    if (stream) {
+      body.stream = true;
+      // The gateway always needs usage; whether the client sees the usage chunk is decided downstream.
+      body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
+    } else {
+      delete body.stream;
+      delete body.stream_options;
+    }
+    return hooks.prepareChat ? hooks.prepareChat(body, req, ctx) : body;
+  }
+
+  async function readJson(res: UpstreamResponse): Promise<unknown> {
+    const text = await res.text();
+    // Leading blank lines (DeepSeek keep-alive while busy) are JSON whitespace, so JSON.parse accepts them.
+    const parsed = tryParseJson(text);
+    if (parsed === undefined) throw invalidResponse(name, `not JSON (${text.slice(0, 120)})`);
+    return parsed;
+  }
+
+  async function chat(req: ChatRequest, ctx: CallContext): Promise<ChatCompletion> {
+    const res = await post('/chat/completions', chatBody(req, ctx, false), ctx, { stream: false });
+    const parsed = await readJson(res);
+    if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as JsonObject).choices)) {
+      if (parsed && typeof parsed === 'object' && 'error' in parsed) throw upstreamErrorFromStreamEvent(name, parsed, apiKey);
+      throw invalidResponse(name, 'no choices in chat completion');
+    }
+    const completion = parsed as ChatCompletion;
+    return hooks.fixCompletion ? hooks.fixCompletion(completion) : completion;
+  }
+
+  async function* streamChunks(res: UpstreamResponse): AsyncGenerator<ChatChunk> {
+    let done = false;
+    try {
+      for await (const data of parseSse(res.body)) {
+        if (data === '[DONE]') {
+          done = true;
+          break;
+        }
+        const event = tryParseJson(data);
+        if (!event || typeof event !== 'object') throw invalidResponse(name, `unparseable stream event (${data.slice(0, 120)})`);
+        if ('error' in event && (event as JsonObject).error) throw upstreamErrorFromStreamEvent(name, event, apiKey);
+        const chunk = event as ChatChunk;
+        yield hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
+      }
+    } finally {
+      res.dispose();
+    }
+    if (!done) throw new UpstreamError({ provider: name, kind: 'stream', message: `${name}: stream ended before [DONE]` });
+  }
+
+  async function chatStream(req: ChatRequest, ctx: CallContext): Promise<ChatStream> {
+    const res = await post('/chat/completions', chatBody(req, ctx, true), ctx, { stream: true });
+    return streamChunks(res);
+  }
+
+  async function embed(req: EmbeddingRequest, ctx: CallContext): Promise<EmbeddingResult> {
+    const res = await post('/embeddings', { ...req, model: ctx.upstreamModel }, ctx, { stream: false });
+    const parsed = await readJson(res);
+    if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as JsonObject).data)) {
+      throw invalidResponse(name, 'no data in embeddings answer');
+    }
+    const response = parsed as EmbeddingResponse;
+    const u = response.usage as EmbeddingResponse['usage'] | undefined;
+    if (u && typeof u.prompt_tokens === 'number') return { response, usageSource: 'reported' };
+    const n = countEmbeddingInputTokens(req.input);
+    return { response: { ...response, usage: { prompt_tokens: n, total_tokens: n } }, usageSource: 'estimated' };
+  }
+
+  return { name, chat, chatStream, embed, post };
+}

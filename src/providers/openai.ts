@@ -1,0 +1,51 @@
+// The OpenAI adapter: the OpenAI-compatible base plus a native pass-through of the Responses API.
+import { createHash } from 'node:crypto';
+import type { UpstreamHttp } from './http.js';
+import { createOpenAICompatibleProvider, type JsonObject, type OpenAICompatibleProvider } from './openai-compatible.js';
+import type { CallContext } from './types.js';
+
+export interface OpenAIProviderOptions {
+  baseUrl: string;
+  apiKey: string;
+  http: UpstreamHttp;
+}
+
+export interface RawUpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface OpenAIProvider extends OpenAICompatibleProvider {
+  /** POSTs a Responses API body to {base}/responses (model replaced by ctx.upstreamModel) and hands back the answer untouched, whatever its status. */
+  responsesRaw(body: unknown, ctx: CallContext): Promise<RawUpstreamResponse>;
+}
+
+/** A per-tenant prompt cache key improves OpenAI cache hits; hashed so that the tenant id never leaves the gateway. */
+function tenantCacheKey(tenantId: string): string {
+  return `tg-${createHash('sha256').update(tenantId).digest('base64url').slice(0, 22)}`;
+}
+
+export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIProvider {
+  const base = createOpenAICompatibleProvider({
+    name: 'openai',
+    baseUrl: options.baseUrl,
+    apiKey: options.apiKey,
+    http: options.http,
+    hooks: {
+      prepareChat(body, _req, ctx) {
+        if (ctx.tenantId && body.prompt_cache_key == null) body.prompt_cache_key = tenantCacheKey(ctx.tenantId);
+        return body;
+      },
+    },
+  });
+
+  async function responsesRaw(body: unknown, ctx: CallContext): Promise<RawUpstreamResponse> {
+    const obj: JsonObject = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as JsonObject) } : {};
+    obj.model = ctx.upstreamModel;
+    const res = await base.post('/responses', obj, ctx, { stream: obj.stream === true, raw: true });
+    return { status: res.status, headers: res.headers, body: res.toWeb() };
+  }
+
+  return { ...base, responsesRaw };
+}
