@@ -1,0 +1,248 @@
+// The router: from a request's model field, the tenant policy, the request's needs and provider health, a ranked plan.
+// Pure and synchronous: time comes from `now`, health from `available`; no I/O on this path.
+import type { CatalogModel } from '../config/catalog.js';
+import { GatewayError } from '../errors.js';
+import { costOf } from '../metering/cost.js';
+import type { ProviderName } from '../providers/types.js';
+import type { Catalog, UnitPrices } from './catalog.js';
+import {
+  capabilityGaps,
+  kindReason,
+  minQualityReason,
+  policyReasons,
+  priceReasons,
+  qualityOf,
+  retiredReason,
+  type RequestKind,
+} from './constraints.js';
+import type { RequestNeeds } from './needs.js';
+import type { Policy, RouteConfig, Strategy } from './policy.js';
+import { rankCandidates } from './rank.js';
+
+export interface Candidate {
+  model: CatalogModel;
+  prices: UnitPrices;
+  /** Effective quality: the policy's override, else the catalog's score. */
+  quality: number | null;
+  qualitySource: string | null;
+  /** This request's estimated cost: prompt at this hour's input price (cached share at the cached price) + expected output. */
+  estCostPico: bigint;
+  /** Worst case: prompt × input + max output × output (what a hard budget reserves). */
+  maxCostPico: bigint;
+  /** Share of the prompt expected from the provider's prompt cache (cache-affinity hint), 0 without one. */
+  cachedShare: number;
+  /** 1 = first choice; later ones are the fallbacks. */
+  rank: number;
+}
+
+export interface Exclusion {
+  model: string;
+  provider: ProviderName;
+  reasons: string[];
+}
+
+export interface RoutePlan {
+  alias: string | null;
+  strategy: Strategy | null;
+  pinned: boolean;
+  /** The requested model id when another model serves instead (successor of a retired model, or a substitute). */
+  substitutedFrom?: string;
+  candidates: Candidate[];
+  excluded: Exclusion[];
+  /** The alias's route config (fallback on/off, max attempts), null for a pinned model. */
+  route: RouteConfig | null;
+}
+
+export interface AffinityHint {
+  model: string;
+  cachedShare: number;
+}
+
+export interface PlanInput {
+  catalog: Catalog;
+  policy: Policy;
+  /** The request's `model` field. */
+  model: string;
+  needs: RequestNeeds;
+  now: Date;
+  kind: RequestKind;
+  /** null = usable; else why not. Must be side-effect free (it is asked about every model). */
+  available: (m: CatalogModel) => string | null;
+  /** Tenant's recent average output, or policy.expected_output_tokens. */
+  expectedOutputTokens: number;
+  /** Strategy forced by a budget downgrade. */
+  strategyOverride?: Strategy;
+  affinity?: AffinityHint | null;
+}
+
+export function notFound(name: string): GatewayError {
+  return new GatewayError('model_not_found', `The model \`${name}\` does not exist or you do not have access to it.`, {
+    param: 'model',
+  });
+}
+
+/** Prices and cost estimates of one model for this request. */
+function price(input: PlanInput, m: CatalogModel): Omit<Candidate, 'rank' | 'quality' | 'qualitySource' | 'model'> {
+  const { needs, kind, policy } = input;
+  const prices = input.catalog.priceAt(m, input.now, needs.promptTokens);
+  const expectedOut =
+    kind === 'embedding'
+      ? 0
+      : needs.maxOutput !== null
+        ? Math.min(needs.maxOutput, input.expectedOutputTokens)
+        : input.expectedOutputTokens;
+  const maxOut = kind === 'embedding' ? 0 : needs.maxOutput ?? Math.min(m.capabilities.max_output, policy.budgets.max_output_reserve);
+  const share = input.affinity && input.affinity.model === m.id ? Math.min(Math.max(input.affinity.cachedShare, 0), 1) : 0;
+  const cached = Math.floor(needs.promptTokens * share);
+  return {
+    prices,
+    estCostPico: costOf({ input: needs.promptTokens, cachedInput: cached, output: expectedOut, reasoning: 0 }, prices),
+    maxCostPico: BigInt(needs.promptTokens) * prices.input + BigInt(maxOut) * prices.output,
+    cachedShare: share,
+  };
+}
+
+function candidateOf(input: PlanInput, m: CatalogModel): Candidate {
+  const q = qualityOf(input.policy, m);
+  return { model: m, ...price(input, m), quality: q.score, qualitySource: q.source, rank: 0 };
+}
+
+function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint | null | undefined): Candidate[] {
+  const items = cands.map((c) => ({ id: c.model.id, quality: c.quality, estCostPico: c.estCostPico, c }));
+  return rankCandidates(items, strategy, affinity?.model ?? null).map((x, i) => ({ ...x.c, rank: i + 1 }));
+}
+
+/** Every reason a model cannot serve this alias (empty = eligible). */
+function aliasReasons(input: PlanInput, route: RouteConfig, c: Candidate): string[] {
+  const m = c.model;
+  const r: string[] = [];
+  const kind = kindReason(m, input.kind);
+  if (kind) r.push(kind);
+  const retired = retiredReason(input.catalog, m, input.now);
+  if (retired) r.push(retired);
+  r.push(...policyReasons(input.catalog, input.policy, m, route));
+  if (!kind) r.push(...capabilityGaps(m, input.needs, input.kind).map((g) => g.reason));
+  const mq = minQualityReason(route, c.quality);
+  if (mq) r.push(mq);
+  r.push(...priceReasons(route, c.prices, c.estCostPico));
+  const unavailable = input.available(m);
+  if (unavailable) r.push(unavailable);
+  return r;
+}
+
+function summarise(excluded: Exclusion[]): string {
+  const shown = excluded.slice(0, 8).map((e) => `${e.model}: ${e.reasons.join(', ')}`);
+  const more = excluded.length > shown.length ? `; and ${excluded.length - shown.length} more` : '';
+  return `${shown.join('; ')}${more}`;
+}
+
+function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePlan {
+  const strategy = input.strategyOverride ?? route.strategy;
+  const eligible: Candidate[] = [];
+  const excluded: Exclusion[] = [];
+  for (const m of input.catalog.models) {
+    const c = candidateOf(input, m);
+    const reasons = aliasReasons(input, route, c);
+    if (reasons.length === 0) eligible.push(c);
+    else excluded.push({ model: m.id, provider: m.provider, reasons });
+  }
+  if (eligible.length === 0) {
+    throw new GatewayError('no_route', `No model can serve route \`${alias}\` for this request. ${summarise(excluded)}`, {
+      param: 'model',
+    });
+  }
+  return { alias, strategy, pinned: false, candidates: ranked(eligible, strategy, input.affinity), excluded, route };
+}
+
+/** A retired pinned model goes to its successor (followed along the chain) when the policy allows it; else 410. */
+function followSuccessor(input: PlanInput, requested: CatalogModel): CatalogModel {
+  const { catalog, policy, now } = input;
+  let m = requested;
+  const seen = new Set<CatalogModel>();
+  while (catalog.isRetired(m, now)) {
+    seen.add(m);
+    const next = m.successor ? catalog.resolve(m.successor) : undefined;
+    const usable = next !== undefined && !seen.has(next) && policyReasons(catalog, policy, next, null).length === 0;
+    if (!policy.follow_successor || !usable) {
+      const date = m.shutdown?.toISOString().slice(0, 10) ?? 'an earlier date';
+      const succ = m.successor ? ` Its successor is \`${m.successor}\`.` : '';
+      throw new GatewayError('model_retired', `The model \`${m.id}\` was shut down on ${date} and is no longer available.${succ}`, {
+        param: 'model',
+      });
+    }
+    m = next;
+  }
+  return m;
+}
+
+function planPinned(input: PlanInput, requested: CatalogModel): RoutePlan {
+  const { catalog, policy } = input;
+  if (policyReasons(catalog, policy, requested, null).length > 0) throw notFound(input.model); // do not reveal the policy
+  const kind = kindReason(requested, input.kind);
+  if (kind) throw new GatewayError('unsupported_capability', `The model \`${requested.id}\` ${kind}.`, { param: 'model' });
+  const m = followSuccessor(input, requested);
+  const gap = capabilityGaps(m, input.needs, input.kind)[0];
+  if (gap) throw new GatewayError(gap.code, `The model \`${m.id}\` ${gap.reason}.`, { param: gap.param });
+
+  const target = candidateOf(input, m);
+  let pool: Candidate[] = [target];
+  let strategy: Strategy | null = null;
+  if (policy.pinned === 'substitute' && target.quality !== null) {
+    // Equivalents: same or better quality, allowed, capable, live, usable; ranked cheapest (the pinned model competes too).
+    strategy = 'cheapest';
+    pool = catalog.models
+      .filter((o) => o === m || isEquivalent(input, o, target.quality ?? 0))
+      .map((o) => (o === m ? target : candidateOf(input, o)));
+  }
+  const live = pool.filter((c) => input.available(c.model) === null);
+  if (live.length === 0) {
+    throw new GatewayError('provider_not_configured', `The model \`${m.id}\` cannot be used now: ${input.available(m)}.`, {
+      param: 'model',
+    });
+  }
+  const candidates = ranked(live, strategy ?? 'cheapest', input.affinity);
+  const chosen = new Set(candidates.map((c) => c.model));
+  const excluded = catalog.models
+    .filter((o) => !chosen.has(o))
+    .map((o) => ({ model: o.id, provider: o.provider, reasons: [exclusionForPinned(input, o, m, requested)] }));
+  const served = candidates[0].model.id;
+  return {
+    alias: null,
+    strategy,
+    pinned: true,
+    ...(served !== requested.id ? { substitutedFrom: requested.id } : {}),
+    candidates,
+    excluded,
+    route: null,
+  };
+}
+
+function isEquivalent(input: PlanInput, o: CatalogModel, minQuality: number): boolean {
+  const q = qualityOf(input.policy, o).score;
+  return (
+    q !== null &&
+    q >= minQuality &&
+    !kindReason(o, input.kind) &&
+    !retiredReason(input.catalog, o, input.now) &&
+    policyReasons(input.catalog, input.policy, o, null).length === 0 &&
+    capabilityGaps(o, input.needs, input.kind).length === 0
+  );
+}
+
+function exclusionForPinned(input: PlanInput, o: CatalogModel, m: CatalogModel, requested: CatalogModel): string {
+  if (o === requested && o !== m) return `${retiredReason(input.catalog, o, input.now) ?? 'retired'}; served by its successor`;
+  if (o === m) return input.available(o) ?? 'unavailable';
+  if (input.policy.pinned === 'substitute' && isEquivalent(input, o, qualityOf(input.policy, m).score ?? Infinity))
+    return input.available(o) ?? 'unavailable';
+  return `not requested: the request pins \`${m.id}\``;
+}
+
+/** Plan a request: a route alias of the policy is ranked by strategy; a catalog model is pinned. */
+export function planRoute(input: PlanInput): RoutePlan {
+  // Own keys only: a model named `constructor` is not a route.
+  const route = Object.hasOwn(input.policy.routes, input.model) ? input.policy.routes[input.model] : undefined;
+  if (route) return planAlias(input, input.model, route);
+  const m = input.catalog.resolve(input.model);
+  if (!m) throw notFound(input.model);
+  return planPinned(input, m);
+}
