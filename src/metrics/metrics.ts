@@ -1,0 +1,259 @@
+// Every Prometheus metric of the gateway, in one prom-client registry, with bounded label values and a cheap hot path.
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LedgerEvent } from '../metering/ledger-event.js';
+import { picoToUsdNumber } from '../metering/money.js';
+import { providerNames, upstreamFailureKinds, type UpstreamError } from '../providers/types.js';
+import type { BudgetPeriod } from '../limits/interface.js';
+import { createCounterFamily, createLabelMapper, type CounterSeries } from './series.js';
+
+/** The label value for everything outside the known set (unknown model, tenants past the cap, odd reasons). */
+export const OTHER = 'other';
+/** Label value when an event has no provider/model (refused before routing) or no route alias (pinned model). */
+export const NONE = 'none';
+export const PINNED = 'pinned';
+
+/**
+ * Token kinds are DISJOINT so that `sum(tollgate_tokens_total)` is the number of tokens billed:
+ * input = uncached input, cached_input = cached input, output = visible output, reasoning = reasoning.
+ * Against the ledger columns (which include the sub-kinds): input_tokens = input + cached_input,
+ * output_tokens = output + reasoning, exactly.
+ */
+export const tokenKinds = ['input', 'cached_input', 'output', 'reasoning'] as const;
+export type TokenKind = (typeof tokenKinds)[number];
+
+/**
+ * Savings by reason. response_cache, prompt_cache and off_peak come from the ledger event; routing is the rest of
+ * (baseline − cost). A request routed to a model dearer than the baseline has negative routing savings: a counter
+ * cannot go down, so that part is clamped at 0 and `tollgate_baseline_cost_usd_total − tollgate_cost_usd_total` is the
+ * exact net saving.
+ */
+export const savingsReasons = ['routing', 'response_cache', 'prompt_cache', 'off_peak'] as const;
+export type SavingsReason = (typeof savingsReasons)[number];
+
+export const upstreamErrorReasons = [...upstreamFailureKinds, 'rate_limited', 'server_error', 'client_error', 'circuit_open'] as const;
+export const rateLimitKinds = ['requests', 'tokens', 'budget', 'streams', 'auth_failures'] as const;
+export const cacheResults = ['hit', 'miss', 'bypass', 'store', 'error'] as const;
+export type CacheResult = (typeof cacheResults)[number];
+
+export interface MetricsOptions {
+  /** Distinct tenant label values before the rest are counted as `other` (first come, first labelled). */
+  maxTenantLabels: number;
+  /** Catalog model ids; any other model string becomes `other`. Without it, model labels are capped like tenants. */
+  knownModels?: ReadonlySet<string>;
+  /** Cap on distinct route aliases (tenant-defined) before `other`. */
+  maxRouteLabels?: number;
+  /** Node process metrics (default on; off in tests that build many registries). */
+  defaultMetrics?: boolean;
+}
+
+export interface LedgerStats {
+  queued: number;
+  spooled: number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** One finished request: requests, tokens, cost, savings, baseline, duration and time to first token. */
+  recordRequest(ev: LedgerEvent, tenantName: string | null): void;
+  /** Time the gateway itself spent on a request (total minus upstream), in seconds. */
+  observeOverhead(seconds: number): void;
+  upstreamError(provider: string, reason: string): void;
+  /** A fallback from one catalog model id to the next. */
+  fallback(from: string, to: string): void;
+  /** A request refused by a limit: `requests` | `tokens` | `budget` | `streams` | `auth_failures`. */
+  rateLimited(tenant: string | null, limit: string): void;
+  /** Budget gauges in pico-USD (exported as USD); a null limit removes the limit series. Tenants past the cap are not exported. */
+  setBudget(tenant: string, period: BudgetPeriod, limitPico: bigint | null, spentPico: bigint): void;
+  setLedgerStats(stats: LedgerStats): void;
+  setRedisUp(up: boolean): void;
+  setCircuit(provider: string, model: string, open: boolean): void;
+  cacheRequest(tenant: string | null, result: CacheResult): void;
+  /** Runs before each scrape: pull gauges (ledger stats, circuit snapshot, budgets) instead of pushing them. */
+  addCollector(fn: () => void | Promise<void>): void;
+  metricsText(): Promise<string>;
+}
+
+/** The `reason` label of an upstream failure: the failure kind, with HTTP statuses folded into a few classes. */
+export function upstreamErrorReason(err: Pick<UpstreamError, 'kind' | 'status'>): string {
+  if (err.kind !== 'http') return err.kind;
+  const s = err.status ?? 0;
+  if (s === 429) return 'rate_limited';
+  if (s >= 500) return 'server_error';
+  return 'client_error';
+}
+
+/** Request latencies of LLM calls run from tens of milliseconds to minutes. */
+const durationBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300];
+const ttftBuckets = [0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30];
+/** The gateway's own share is expected well under a millisecond. */
+const overheadBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+interface ModelSeries {
+  tokens: Record<TokenKind, CounterSeries>;
+  cost: CounterSeries;
+  duration: { observe(v: number): void };
+  ttft: { observe(v: number): void };
+}
+
+interface TenantSeries {
+  savings: Record<SavingsReason, CounterSeries>;
+  baseline: CounterSeries;
+}
+
+function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : OTHER;
+}
+
+function nonNegative(pico: bigint): number {
+  return pico > 0n ? picoToUsdNumber(pico) : 0;
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+
+  const tenantOf = createLabelMapper({ cap: options.maxTenantLabels, nullValue: NONE });
+  const routeOf = createLabelMapper({ cap: options.maxRouteLabels ?? 50, nullValue: PINNED });
+  const known = options.knownModels;
+  const modelCap = createLabelMapper({ cap: 500, nullValue: NONE });
+  const modelOf = (m: string | null): string => (m === null ? NONE : known ? (known.has(m) ? m : OTHER) : modelCap(m));
+  const providerSet = new Set<string>(providerNames);
+  const providerOf = (p: string | null): string => (p === null ? NONE : providerSet.has(p) ? p : OTHER);
+  const closed = (set: readonly string[]) => {
+    const s = new Set(set);
+    return (v: string): string => (s.has(v) ? v : OTHER);
+  };
+  const reasonOf = closed(upstreamErrorReasons);
+  const limitOf = closed(rateLimitKinds);
+  const cacheResultOf = closed(cacheResults);
+
+  const requests = createCounterFamily(registry, 'tollgate_requests_total', 'Requests answered, by HTTP status the client received.', ['tenant', 'route', 'provider', 'model', 'status']);
+  const tokens = createCounterFamily(registry, 'tollgate_tokens_total', 'Tokens metered; kinds are disjoint (input = uncached input, output = visible output).', ['tenant', 'provider', 'model', 'kind']);
+  const cost = createCounterFamily(registry, 'tollgate_cost_usd_total', 'Spend in USD (float view of the exact ledger).', ['tenant', 'provider', 'model']);
+  const savings = createCounterFamily(registry, 'tollgate_savings_usd_total', 'USD saved against the tenant baseline model, by reason (routing clamped at 0 per request).', ['tenant', 'reason']);
+  const baseline = createCounterFamily(registry, 'tollgate_baseline_cost_usd_total', 'What the tenant baseline model would have cost for the same tokens, USD.', ['tenant']);
+  const upstreamErrors = createCounterFamily(registry, 'tollgate_upstream_errors_total', 'Failed upstream attempts, by reason.', ['provider', 'reason']);
+  const fallbacks = createCounterFamily(registry, 'tollgate_fallbacks_total', 'Fallbacks from one catalog model to the next.', ['from', 'to']);
+  const rateLimited = createCounterFamily(registry, 'tollgate_rate_limited_total', 'Requests refused by a rate limit or budget.', ['tenant', 'limit']);
+  const cacheRequests = createCounterFamily(registry, 'tollgate_cache_requests_total', 'Response cache lookups, by result.', ['tenant', 'result']);
+
+  const duration = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Whole request duration as the client saw it.', labelNames: ['provider', 'model'], buckets: durationBuckets, registers: [registry] });
+  const ttft = new Histogram({ name: 'tollgate_time_to_first_token_seconds', help: 'Time until the first content byte was sent to the client.', labelNames: ['provider', 'model'], buckets: ttftBuckets, registers: [registry] });
+  const overhead = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself (request duration minus upstream time).', buckets: overheadBuckets, registers: [registry] });
+
+  const budgetLimit = new Gauge({ name: 'tollgate_budget_limit_usd', help: 'Budget limit per tenant and period, USD.', labelNames: ['tenant', 'period'], registers: [registry] });
+  const budgetSpent = new Gauge({ name: 'tollgate_budget_spent_usd', help: 'Budget spent (settled plus reserved) in the current period, USD.', labelNames: ['tenant', 'period'], registers: [registry] });
+  const ledgerQueue = new Gauge({ name: 'tollgate_ledger_queue_events', help: 'Ledger events waiting in memory.', registers: [registry] });
+  const ledgerSpooled = new Gauge({ name: 'tollgate_ledger_spooled_events', help: 'Ledger events in the spool file, waiting for Postgres.', registers: [registry] });
+  const redisUp = new Gauge({ name: 'tollgate_redis_up', help: '1 when the limiter reaches Redis, 0 when degraded or down.', registers: [registry] });
+  const circuitOpen = new Gauge({ name: 'tollgate_circuit_open', help: '1 while the circuit breaker of a provider model is open.', labelNames: ['provider', 'model'], registers: [registry] });
+
+  // Per (tenant, provider, model) and per tenant: every series a request touches, found with two map lookups.
+  const modelSeries = new Map<string, Map<string, Map<string, ModelSeries>>>();
+  const tenantSeries = new Map<string, TenantSeries>();
+
+  function seriesFor(tenant: string, provider: string, model: string): ModelSeries {
+    let byProvider = modelSeries.get(tenant);
+    if (!byProvider) modelSeries.set(tenant, (byProvider = new Map()));
+    let byModel = byProvider.get(provider);
+    if (!byModel) byProvider.set(provider, (byModel = new Map()));
+    let s = byModel.get(model);
+    if (!s) {
+      const t = (kind: TokenKind) => tokens.series([tenant, provider, model, kind]);
+      s = {
+        tokens: { input: t('input'), cached_input: t('cached_input'), output: t('output'), reasoning: t('reasoning') },
+        cost: cost.series([tenant, provider, model]),
+        duration: duration.labels(provider, model),
+        ttft: ttft.labels(provider, model),
+      };
+      byModel.set(model, s);
+    }
+    return s;
+  }
+
+  function tenantSeriesFor(tenant: string): TenantSeries {
+    let s = tenantSeries.get(tenant);
+    if (!s) {
+      const r = (reason: SavingsReason) => savings.series([tenant, reason]);
+      s = {
+        savings: { routing: r('routing'), response_cache: r('response_cache'), prompt_cache: r('prompt_cache'), off_peak: r('off_peak') },
+        baseline: baseline.series([tenant]),
+      };
+      tenantSeries.set(tenant, s);
+    }
+    return s;
+  }
+
+  const collectors: Array<() => void | Promise<void>> = [];
+
+  return {
+    registry,
+    contentType: registry.contentType,
+
+    recordRequest(ev, tenantName) {
+      const tenant = tenantOf(tenantName);
+      const provider = providerOf(ev.provider);
+      const model = modelOf(ev.model);
+      requests.series([tenant, routeOf(ev.route), provider, model, statusLabel(ev.status)]).value += 1;
+
+      const s = seriesFor(tenant, provider, model);
+      s.tokens.input.value += Math.max(0, ev.inputTokens - ev.cachedInputTokens);
+      s.tokens.cached_input.value += ev.cachedInputTokens;
+      s.tokens.output.value += Math.max(0, ev.outputTokens - ev.reasoningTokens);
+      s.tokens.reasoning.value += ev.reasoningTokens;
+      s.cost.value += nonNegative(ev.costPico);
+      s.duration.observe(ev.latencyMs / 1000);
+      if (ev.ttftMs !== null) s.ttft.observe(ev.ttftMs / 1000);
+
+      const t = tenantSeriesFor(tenant);
+      t.baseline.value += nonNegative(ev.baselineCostPico);
+      const attributed = ev.savedResponseCachePico + ev.savedPromptCachePico + ev.savedOffPeakPico;
+      t.savings.routing.value += nonNegative(ev.baselineCostPico - ev.costPico - attributed);
+      t.savings.response_cache.value += nonNegative(ev.savedResponseCachePico);
+      t.savings.prompt_cache.value += nonNegative(ev.savedPromptCachePico);
+      t.savings.off_peak.value += nonNegative(ev.savedOffPeakPico);
+    },
+
+    observeOverhead(seconds) {
+      if (Number.isFinite(seconds) && seconds >= 0) overhead.observe(seconds);
+    },
+    upstreamError(provider, reason) {
+      upstreamErrors.series([providerOf(provider), reasonOf(reason)]).value += 1;
+    },
+    fallback(from, to) {
+      fallbacks.series([modelOf(from), modelOf(to)]).value += 1;
+    },
+    rateLimited(tenant, limit) {
+      rateLimited.series([tenantOf(tenant), limitOf(limit)]).value += 1;
+    },
+    setBudget(tenant, period, limitPico, spentPico) {
+      const label = tenantOf(tenant);
+      // `other` would mix several tenants' budgets into one gauge: better no series than a wrong one.
+      if (label === OTHER) return;
+      if (limitPico === null) budgetLimit.remove(label, period);
+      else budgetLimit.set({ tenant: label, period }, picoToUsdNumber(limitPico));
+      budgetSpent.set({ tenant: label, period }, picoToUsdNumber(spentPico));
+    },
+    setLedgerStats(stats) {
+      ledgerQueue.set(stats.queued);
+      ledgerSpooled.set(stats.spooled);
+    },
+    setRedisUp(up) {
+      redisUp.set(up ? 1 : 0);
+    },
+    setCircuit(provider, model, open) {
+      circuitOpen.set({ provider: providerOf(provider), model: modelOf(model) }, open ? 1 : 0);
+    },
+    cacheRequest(tenant, result) {
+      cacheRequests.series([tenantOf(tenant), cacheResultOf(result)]).value += 1;
+    },
+    addCollector(fn) {
+      collectors.push(fn);
+    },
+    async metricsText() {
+      for (const fn of collectors) await fn();
+      return registry.metrics();
+    },
+  };
+}
