@@ -30,13 +30,18 @@ function formatIssues(where: string, error: z.ZodError): string {
 
 /** Replace `${VAR}` and `${VAR:-default}` in YAML text; a missing variable without default fails with its location. */
 export function substituteEnv(text: string, env: Record<string, string | undefined>, where: string): string {
-  return text.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_m, name: string, def: string | undefined) => {
-    const v = env[name];
-    if (v !== undefined && v !== '') return v;
-    if (def !== undefined) return def;
-    const line = text.slice(0, text.indexOf(_m)).split('\n').length;
-    throw new ConfigError(`${where}:${line}: environment variable ${name} is required but not set`);
-  });
+  return text
+    .split('\n')
+    .map((line, i) => {
+      if (line.trimStart().startsWith('#')) return line; // comments may mention ${VAR} syntax
+      return line.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_m, name: string, def: string | undefined) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (def !== undefined) return def;
+        throw new ConfigError(`${where}:${i + 1}: environment variable ${name} is required but not set`);
+      });
+    })
+    .join('\n');
 }
 
 function readYaml(path: string, env: Record<string, string | undefined>, optional: boolean): unknown {
