@@ -1,0 +1,226 @@
+// Store operations written once against drizzle's Postgres dialect; both backends (postgres.js, PGlite) use them.
+import { and, asc, count, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import type { LedgerEvent } from '../metering/ledger-event.js';
+import type { Policy } from '../routing/policy.js';
+import { type Db, toKey, toTenant } from './db.js';
+import { hashKeySecret, keyPrefix, newId, newKeySecret } from './ids.js';
+import type { Store, StoredResponse, Tenant } from './interface.js';
+import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
+import { createSpendQuery } from './spend-query.js';
+
+/** Everything in Store except what depends on the driver (kind, migrate, ping, close). */
+export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'>;
+
+/** Rows per INSERT statement: 28 parameters a row stays far below Postgres' 65,535 parameter limit. */
+const LEDGER_ROWS_PER_STATEMENT = 1000;
+/** Rows the router's expected-output estimate looks at. */
+const RECENT_OUTPUT_WINDOW = 200;
+
+const tenantColumns = {
+  id: tenants.id,
+  name: tenants.name,
+  disabled: tenants.disabled,
+  policyVersion: tenants.policyVersion,
+  createdAt: tenants.createdAt,
+  policy: tenantPolicies.policy,
+};
+const keyColumns = {
+  id: apiKeys.id,
+  tenantId: apiKeys.tenantId,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+function ledgerRow(ev: LedgerEvent): typeof usageLedger.$inferInsert {
+  return { ...ev, attempts: ev.attempts };
+}
+
+export function createStoreQueries(db: Db): StoreQueries {
+  const selectTenants = () =>
+    db
+      .select(tenantColumns)
+      .from(tenants)
+      .innerJoin(
+        tenantPolicies,
+        and(eq(tenantPolicies.tenantId, tenants.id), eq(tenantPolicies.version, tenants.policyVersion)),
+      );
+
+  async function getTenant(id: string): Promise<Tenant | null> {
+    const rows = await selectTenants().where(and(eq(tenants.id, id), isNull(tenants.deletedAt)));
+    return rows[0] ? toTenant(rows[0]) : null;
+  }
+
+  return {
+    async createTenant({ name, policy }) {
+      const id = newId('ten');
+      await db.transaction(async (tx) => {
+        await tx.insert(tenants).values({ id, name, policyVersion: 1 });
+        await tx.insert(tenantPolicies).values({ tenantId: id, version: 1, policy });
+      });
+      const t = await getTenant(id);
+      if (!t) throw new Error(`tenant ${id} vanished right after creation`);
+      return t;
+    },
+
+    async listTenants() {
+      const rows = await selectTenants().where(isNull(tenants.deletedAt)).orderBy(asc(tenants.createdAt), asc(tenants.id));
+      return rows.map(toTenant);
+    },
+
+    getTenant,
+
+    async updateTenant(id, patch) {
+      const set: { name?: string; disabled?: boolean } = {};
+      if (patch.name !== undefined) set.name = patch.name;
+      if (patch.disabled !== undefined) set.disabled = patch.disabled;
+      if (Object.keys(set).length > 0) {
+        await db.update(tenants).set(set).where(and(eq(tenants.id, id), isNull(tenants.deletedAt)));
+      }
+      return getTenant(id);
+    },
+
+    async deleteTenant(id) {
+      const rows = await db
+        .update(tenants)
+        .set({ deletedAt: new Date(), disabled: true })
+        .where(and(eq(tenants.id, id), isNull(tenants.deletedAt)))
+        .returning({ id: tenants.id });
+      return rows.length > 0;
+    },
+
+    async putPolicy(tenantId, policy: Policy) {
+      const ok = await db.transaction(async (tx) => {
+        // Row lock: two concurrent PUTs get consecutive versions instead of a primary-key clash.
+        const cur = await tx
+          .select({ v: tenants.policyVersion })
+          .from(tenants)
+          .where(and(eq(tenants.id, tenantId), isNull(tenants.deletedAt)))
+          .for('update');
+        if (!cur[0]) return false;
+        const version = cur[0].v + 1;
+        await tx.insert(tenantPolicies).values({ tenantId, version, policy });
+        await tx.update(tenants).set({ policyVersion: version }).where(eq(tenants.id, tenantId));
+        return true;
+      });
+      return ok ? getTenant(tenantId) : null;
+    },
+
+    async createKey(tenantId, name) {
+      if (!(await getTenant(tenantId))) return null;
+      const secret = newKeySecret();
+      const rows = await db
+        .insert(apiKeys)
+        .values({ id: newId('key'), tenantId, name, prefix: keyPrefix(secret), hash: hashKeySecret(secret) })
+        .returning(keyColumns);
+      return { key: toKey(rows[0]), secret };
+    },
+
+    async listKeys(tenantId) {
+      const rows = await db
+        .select(keyColumns)
+        .from(apiKeys)
+        .where(eq(apiKeys.tenantId, tenantId))
+        .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+      return rows.map(toKey);
+    },
+
+    async revokeKey(id) {
+      // coalesce keeps the first revocation time when a key is revoked twice.
+      const rows = await db
+        .update(apiKeys)
+        .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+        .where(eq(apiKeys.id, id))
+        .returning(keyColumns);
+      return rows[0] ? toKey(rows[0]) : null;
+    },
+
+    async findKeyByHash(hash) {
+      const rows = await db
+        .select({ key: keyColumns, tenant: tenantColumns })
+        .from(apiKeys)
+        .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+        .innerJoin(
+          tenantPolicies,
+          and(eq(tenantPolicies.tenantId, tenants.id), eq(tenantPolicies.version, tenants.policyVersion)),
+        )
+        .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
+      // Disabled tenants are returned on purpose: the HTTP layer answers 403 for them, not 401.
+      return rows[0] ? { key: toKey(rows[0].key), tenant: toTenant(rows[0].tenant) } : null;
+    },
+
+    async insertLedger(events) {
+      for (let i = 0; i < events.length; i += LEDGER_ROWS_PER_STATEMENT) {
+        const chunk = events.slice(i, i + LEDGER_ROWS_PER_STATEMENT).map(ledgerRow);
+        await db.insert(usageLedger).values(chunk).onConflictDoNothing({ target: usageLedger.requestId });
+      }
+    },
+
+    spend: createSpendQuery(db),
+
+    async tenantCostSince(tenantId, since) {
+      const rows = await db
+        .select({ total: sql<string>`coalesce(sum(${usageLedger.costPico}), 0)::text` })
+        .from(usageLedger)
+        .where(and(eq(usageLedger.tenantId, tenantId), sql`${usageLedger.startedAt} >= ${since}`));
+      return BigInt(rows[0]?.total ?? '0');
+    },
+
+    async recentOutputAverage(tenantId) {
+      // Chat and responses only: embeddings have no output and would drag the estimate to zero.
+      const recent = db
+        .select({ out: usageLedger.outputTokens })
+        .from(usageLedger)
+        .where(
+          and(
+            eq(usageLedger.tenantId, tenantId),
+            eq(usageLedger.outcome, 'ok'),
+            inArray(usageLedger.endpoint, ['chat', 'responses']),
+          ),
+        )
+        .orderBy(desc(usageLedger.startedAt))
+        .limit(RECENT_OUTPUT_WINDOW)
+        .as('recent');
+      const rows = await db
+        .select({ avg: sql<string | null>`avg(${recent.out})::text`, n: count() })
+        .from(recent);
+      const avg = rows[0]?.avg;
+      return avg === null || avg === undefined ? null : Number(avg);
+    },
+
+    async ledgerCount(filter) {
+      const q = db.select({ n: count() }).from(usageLedger);
+      const rows = filter?.tenantId ? await q.where(eq(usageLedger.tenantId, filter.tenantId)) : await q;
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async saveResponse(r: StoredResponse) {
+      // Never overwrite another tenant's response that happens to share the id.
+      await db
+        .insert(responses)
+        .values({ id: r.id, tenantId: r.tenantId, body: r.body, createdAt: r.createdAt, expiresAt: r.expiresAt })
+        .onConflictDoUpdate({
+          target: responses.id,
+          set: { body: r.body, expiresAt: r.expiresAt },
+          setWhere: eq(responses.tenantId, r.tenantId),
+        });
+    },
+
+    async getResponse(tenantId, id) {
+      const rows = await db
+        .select()
+        .from(responses)
+        .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId), gt(responses.expiresAt, sql`now()`)));
+      return rows[0] ?? null;
+    },
+
+    async deleteResponse(tenantId, id) {
+      const rows = await db
+        .delete(responses)
+        .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId), gt(responses.expiresAt, sql`now()`)))
+        .returning({ id: responses.id });
+      return rows.length > 0;
+    },
+  };
+}
