@@ -111,7 +111,11 @@ function nonNegative(pico: bigint): number {
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+    // prom-client names three gauges `_total`, which `promtool check metrics` rejects; the per-type gauges stay.
+    for (const n of ['active_handles', 'active_requests', 'active_resources']) registry.removeSingleMetric(`tollgate_nodejs_${n}_total`);
+  }
 
   const tenantOf = createLabelMapper({ cap: options.maxTenantLabels, nullValue: NONE });
   const routeOf = createLabelMapper({ cap: options.maxRouteLabels ?? 50, nullValue: PINNED });
