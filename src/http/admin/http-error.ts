@@ -1,0 +1,45 @@
+// Turns GatewayErrors and zod issues into OpenAI-shaped error responses for the admin API and the auth middleware.
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import { GatewayError, isGatewayError } from '../../errors.js';
+
+/** `routes.auto.strategy`, `messages[0].content`: the OpenAI way of naming a field in `param`. */
+export function formatIssuePath(path: readonly PropertyKey[], prefix?: string): string | null {
+  let out = prefix ?? '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out === '' ? null : out;
+}
+
+/** The first issue of a failed parse as a 400 naming the field (the first one is the one a person fixes first). */
+export function validationError(error: z.ZodError, prefix?: string): GatewayError {
+  const issue = error.issues[0];
+  if (!issue) return new GatewayError('invalid_request', 'Invalid request body.');
+  const param = formatIssuePath(issue.path, prefix);
+  const where = param ?? 'body';
+  return new GatewayError('invalid_request', `Invalid value for '${where}': ${issue.message}`, { param });
+}
+
+export function errorResponse(c: Context, e: GatewayError): Response {
+  return c.json(e.toBody(), e.status as ContentfulStatusCode, e.headers);
+}
+
+/** Maps anything thrown by an admin handler to a response; unknown errors become a 500 without internals. */
+export function toErrorResponse(c: Context, e: unknown): Response {
+  if (isGatewayError(e)) return errorResponse(c, e);
+  return errorResponse(c, new GatewayError('internal_error', 'Internal error.', { cause: e }));
+}
+
+/** Reads a JSON body; a malformed one is a 400 `invalid_json`, never a 500. */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GatewayError('invalid_json', 'The request body is not valid JSON.');
+  }
+}

@@ -1,0 +1,184 @@
+// Virtual-key authentication for /v1/*: key lookup cached in-process for a few seconds, and a per-IP brute-force limit.
+import { createHash } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import { GatewayError } from '../errors.js';
+import type { ApiKeyRecord, Store, Tenant } from '../store/interface.js';
+import { bearerToken } from './admin/admin-auth.js';
+import { errorResponse } from './admin/http-error.js';
+
+export interface AuthContext {
+  tenant: Tenant;
+  key: ApiKeyRecord;
+}
+
+/** Hono variables set by the key auth middleware: `new Hono<{ Variables: AuthVariables }>()`, then `c.get('auth')`. */
+export type AuthVariables = { auth: AuthContext };
+
+export interface KeyAuthOptions {
+  store: Store;
+  /** How long a lookup is trusted; bounds how long a key revoked on another instance keeps working. */
+  ttlMs: number;
+  clock: () => Date;
+  /** Failed authentications per client IP per minute before 429 (config server.auth_failures_per_minute). */
+  maxFailuresPerMinute: number;
+  /** How long an unknown key is remembered as unknown; short, so a key created on another instance works quickly. */
+  negativeTtlMs?: number;
+  /** Bound of the cache (entries); the oldest entry goes first. */
+  maxEntries?: number;
+  /** Client address for the failure limit; default: the socket's remote address (never a client-set header). */
+  clientIp?: (c: Context) => string;
+}
+
+type Lookup = AuthContext | null;
+interface CacheEntry {
+  value: Lookup;
+  expiresAt: number;
+}
+
+const WINDOW_MS = 60_000;
+const liveCaches = new Set<Map<string, CacheEntry>>();
+
+/** Forget every cached key lookup in this process (after a revocation, tenant or policy change through this instance). */
+export function invalidateKeyCache(): void {
+  for (const cache of liveCaches) cache.clear();
+}
+
+/** SHA-256 hex of a key's secret: what the store keeps and looks keys up by. */
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** The presented virtual key: `Authorization: Bearer tg_…`, or `x-api-key` (clients built for Anthropic-style auth). */
+export function presentedKey(c: Context): string | null {
+  return bearerToken(c.req.header('authorization')) ?? (c.req.header('x-api-key')?.trim() || null);
+}
+
+function defaultClientIp(c: Context): string {
+  // @hono/node-server exposes the socket as env.incoming; app.request() in tests has none.
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+/** Sliding window of failure times per IP; bounded in IPs and in entries per IP. */
+export function createFailureLimiter(max: number, maxIps = 10_000) {
+  const failures = new Map<string, number[]>();
+  const recent = (ip: string, now: number): number[] => {
+    const list = failures.get(ip);
+    if (!list) return [];
+    while (list.length > 0 && list[0] <= now - WINDOW_MS) list.shift();
+    if (list.length === 0) failures.delete(ip);
+    return list;
+  };
+  return {
+    /** Milliseconds until this IP may try again, or 0. */
+    blockedFor(ip: string, now: number): number {
+      const list = recent(ip, now);
+      return list.length >= max ? list[list.length - max] + WINDOW_MS - now : 0;
+    },
+    record(ip: string, now: number): void {
+      let list = failures.get(ip);
+      if (!list) {
+        if (failures.size >= maxIps) failures.delete(failures.keys().next().value as string);
+        list = [];
+        failures.set(ip, list);
+      }
+      list.push(now);
+      if (list.length > max) list.shift();
+    },
+  };
+}
+
+function rejection(code: 'invalid_api_key' | 'tenant_disabled', missing: boolean): GatewayError {
+  if (code === 'tenant_disabled') return new GatewayError('tenant_disabled', 'This API key belongs to a disabled tenant.');
+  return new GatewayError(
+    'invalid_api_key',
+    missing
+      ? "You didn't provide an API key. Provide it as 'Authorization: Bearer tg_...'."
+      : 'Incorrect API key provided.',
+  );
+}
+
+/**
+ * Middleware for /v1/*: sets `c.get('auth')` to the key and its tenant, or answers 401/403/429 (OpenAI-shaped).
+ * @example app.use('/v1/*', createKeyAuth({ store, ttlMs: 2000, clock: () => new Date(), maxFailuresPerMinute: 30 }))
+ */
+export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Variables: AuthVariables }> {
+  const { store, ttlMs, clock } = options;
+  const negativeTtlMs = options.negativeTtlMs ?? Math.min(ttlMs, 1000);
+  const maxEntries = options.maxEntries ?? 10_000;
+  const clientIp = options.clientIp ?? defaultClientIp;
+  const limiter = createFailureLimiter(options.maxFailuresPerMinute);
+  // Keyed by the presented secret, not its hash: a hit then costs one Map lookup and no hashing. The secret already
+  // sits in this process's memory for every request; the store only ever sees the hash.
+  const cache = new Map<string, CacheEntry>();
+  const inflight = new Map<string, Promise<Lookup>>();
+  liveCaches.add(cache);
+
+  const remember = (secret: string, value: Lookup, expiresAt: number): void => {
+    cache.delete(secret); // re-inserted at the end, so the oldest-first eviction drops cold entries
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    cache.set(secret, { value, expiresAt });
+  };
+
+  const lookup = (secret: string, now: number): Promise<Lookup> => {
+    let p = inflight.get(secret);
+    if (p) return p;
+    // Concurrent misses for one key share one store query.
+    p = store
+      .findKeyByHash(hashKey(secret))
+      .then(
+        (found) => {
+          remember(secret, found, now + (found ? ttlMs : negativeTtlMs));
+          return found;
+        },
+        (e: unknown) => {
+          // Store unreachable: keep serving keys we knew (a revocation cannot have happened without the store either),
+          // and ask again after another TTL rather than on every request.
+          const stale = cache.get(secret);
+          if (stale) {
+            remember(secret, stale.value, now + ttlMs);
+            return stale.value;
+          }
+          throw new GatewayError('service_unavailable', 'Authentication is temporarily unavailable.', { cause: e });
+        },
+      )
+      .finally(() => inflight.delete(secret));
+    inflight.set(secret, p);
+    return p;
+  };
+
+  return async function keyAuth(c, next) {
+    const now = clock().getTime();
+    const secret = presentedKey(c);
+    const ip = secret === null ? '' : clientIp(c);
+    if (secret !== null) {
+      const wait = limiter.blockedFor(ip, now);
+      if (wait > 0) {
+        const seconds = String(Math.ceil(wait / 1000));
+        return errorResponse(
+          c,
+          new GatewayError('too_many_auth_failures', 'Too many failed authentication attempts; try again later.', {
+            headers: { 'retry-after': seconds },
+          }),
+        );
+      }
+    }
+    if (secret === null) return errorResponse(c, rejection('invalid_api_key', true));
+
+    const entry = cache.get(secret);
+    let found: Lookup;
+    try {
+      found = entry !== undefined && entry.expiresAt > now ? entry.value : await lookup(secret, now);
+    } catch (e) {
+      if (e instanceof GatewayError) return errorResponse(c, e);
+      throw e;
+    }
+    if (found === null) {
+      limiter.record(ip, now);
+      return errorResponse(c, rejection('invalid_api_key', false));
+    }
+    if (found.tenant.disabled) return errorResponse(c, rejection('tenant_disabled', false));
+    c.set('auth', found);
+    await next();
+  };
+}
