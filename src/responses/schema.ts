@@ -131,9 +131,10 @@ export type TextFormat = z.infer<typeof textFormatSchema>;
 const reasoningEffort = z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
 
 /** Fields of the Responses API that need a server-side feature this gateway does not have: rejected, never ignored. */
-const unsupported = z.unknown().refine((v) => v === undefined || v === null || v === false, {
-  message: 'is not supported by this gateway',
-});
+const unsupported = z
+  .unknown()
+  .refine((v) => v === undefined || v === null || v === false, { message: 'is not supported by this gateway' })
+  .optional();
 
 export const responsesRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
@@ -186,7 +187,7 @@ export function shouldStore(req: Pick<ResponsesRequest, 'store'>): boolean {
 export function parseResponsesRequest(body: unknown): ResponsesRequest {
   const parsed = responsesRequestSchema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = mostSpecific(parsed.error.issues[0]);
   const param = formatParam(issue?.path ?? []);
   const what = param === '' ? 'request body' : `'${param}'`;
   if (issue?.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator === 'type') {
@@ -201,6 +202,24 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     param: param || null,
     wireCode: code === 'unsupported_parameter' ? 'unsupported_parameter' : 'invalid_value',
   });
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union reports one issue at its own path with every branch's issues nested (paths relative to it): the branch
+ * that got deepest says what is really wrong (`input[0].role`, not `input`). Returns an issue with an absolute path.
+ */
+function mostSpecific(issue: Issue | undefined): Issue | undefined {
+  if (!issue || issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  let best: Issue = issue;
+  for (const branch of issue.errors) {
+    const first = branch[0];
+    if (!first) continue;
+    const candidate = mostSpecific({ ...first, path: [...issue.path, ...first.path] } as Issue);
+    if (candidate && candidate.path.length > best.path.length) best = candidate;
+  }
+  return best;
 }
 
 function supportedHint(path: readonly PropertyKey[]): string {
