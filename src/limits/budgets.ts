@@ -1,0 +1,53 @@
+// Budgets from a tenant's policy: the current UTC periods, the downgrade threshold and the message of an exhausted budget.
+import { usdToPico } from '../metering/money.js';
+import type { Policy, Strategy } from '../routing/policy.js';
+import type { BudgetPeriod, BudgetSpec, BudgetState } from './interface.js';
+import { MAX_BUDGET_PICO } from './shared.js';
+
+/** Start and end (exclusive) of the UTC day or month holding `now`. */
+export function periodBounds(period: BudgetPeriod, now: Date): { start: Date; end: Date } {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  if (period === 'month') return { start: new Date(Date.UTC(y, m, 1)), end: new Date(Date.UTC(y, m + 1, 1)) };
+  const d = now.getUTCDate();
+  return { start: new Date(Date.UTC(y, m, d)), end: new Date(Date.UTC(y, m, d + 1)) };
+}
+
+/** The tenant's daily and monthly budgets for the periods holding `now` (limits above the counter bound are capped). */
+export function budgetSpecsFor(policy: Policy, now: Date): BudgetSpec[] {
+  const out: BudgetSpec[] = [];
+  const add = (period: BudgetPeriod, cfg: { limit_usd: string; mode: 'hard' | 'soft' } | undefined) => {
+    if (!cfg) return;
+    const { start, end } = periodBounds(period, now);
+    const limit = usdToPico(cfg.limit_usd);
+    out.push({ period, limitPico: limit > MAX_BUDGET_PICO ? MAX_BUDGET_PICO : limit, mode: cfg.mode, periodStart: start, periodEnd: end });
+  };
+  add('day', policy.budgets.daily);
+  add('month', policy.budgets.monthly);
+  return out;
+}
+
+/** Parts per million, exact: compares spent/limit with the threshold without floats on money. */
+const PPM = 1_000_000n;
+
+/** The cheaper strategy to route with once any budget reached `downgrade_at` of its limit; null while none has. */
+export function downgradeStrategy(policy: Policy, states: BudgetState[]): Strategy | null {
+  const at = policy.budgets.downgrade_at;
+  if (at === undefined) return null;
+  const threshold = BigInt(Math.round(at * 1_000_000));
+  const reached = states.some((s) => s.limitPico > 0n && s.spentPico * PPM >= s.limitPico * threshold);
+  return reached ? policy.budgets.downgrade_strategy : null;
+}
+
+/** "$500.00", "$0.005": at least cents, more digits only when the amount has them (exact). */
+export function formatUsd(pico: bigint): string {
+  const whole = pico / 1_000_000_000_000n;
+  const frac = (pico % 1_000_000_000_000n).toString().padStart(12, '0').replace(/0+$/, '').padEnd(2, '0');
+  return `$${whole}.${frac}`;
+}
+
+export function budgetExhaustedMessage(state: Pick<BudgetState, 'period' | 'limitPico' | 'resetsAt'>): string {
+  const name = state.period === 'month' ? 'Monthly' : 'Daily';
+  const resets = state.resetsAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `${name} budget of ${formatUsd(state.limitPico)} exhausted; resets at ${resets}`;
+}

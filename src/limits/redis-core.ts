@@ -1,0 +1,168 @@
+// The Redis limiter proper: one Lua script call per operation, errors thrown as they come (redis-limiter.ts handles outages).
+import type { Redis } from 'ioredis';
+import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
+import { admitLua, resetLua, settleLua, stateLua } from './lua.js';
+import {
+  applicableLimits,
+  budgetRetryMs,
+  budgetStateOf,
+  clampTokens,
+  counterExpiry,
+  type LimitReading,
+  MAX_BUDGET_PICO,
+  MAX_RESERVE_PICO,
+  rateStateOf,
+} from './shared.js';
+
+export interface RedisCoreOptions {
+  redis: Redis;
+  seeder: SpendSeeder;
+  reservationTtlS: number;
+  /** First segment of every key (tests isolate by tenant id; deployments may share a Redis). */
+  keyPrefix?: string;
+  now?: () => number;
+}
+
+type Reply = Array<string | number>;
+type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
+
+interface ScriptClient {
+  tgLimitAdmit: ScriptFn;
+  tgLimitSettle: ScriptFn;
+  tgLimitState: ScriptFn;
+  tgLimitReset: ScriptFn;
+}
+
+/** Registers the scripts (EVALSHA, reloaded by ioredis on NOSCRIPT) once per client. */
+function scriptsOf(redis: Redis): ScriptClient {
+  const scripts = [
+    ['tgLimitAdmit', admitLua],
+    ['tgLimitSettle', settleLua],
+    ['tgLimitState', stateLua],
+    ['tgLimitReset', resetLua],
+  ] as const;
+  const host = redis as unknown as Record<string, unknown>;
+  for (const [name, lua] of scripts) if (typeof host[name] !== 'function') redis.defineCommand(name, { lua });
+  return redis as unknown as ScriptClient;
+}
+
+function asReply(v: unknown): Reply {
+  if (!Array.isArray(v)) throw new Error(`limiter script: unexpected reply ${String(v)}`);
+  return v as Reply;
+}
+
+const enc = (s: string) => encodeURIComponent(s);
+
+/** Every key of a tenant carries the hash tag {t:<tenant>}: one Cluster slot per tenant, so one script sees them all. */
+export function tenantKeys(prefix: string, tenantId: string) {
+  const p = `${prefix}:{t:${enc(tenantId)}}:`;
+  return {
+    res: `${p}res`,
+    resx: `${p}resx`,
+    bk: `${p}bk`,
+    rate: (scope: string, subject: string | null, kind: string) => `${p}rl:${scope}:${enc(subject ?? '')}:${kind}`,
+    budget: (spec: Pick<BudgetSpec, 'period' | 'periodStart'>) => `${p}b:${spec.period}:${spec.periodStart.toISOString()}`,
+  };
+}
+
+function checkBudget(spec: BudgetSpec): void {
+  if (spec.limitPico < 0n || spec.limitPico > MAX_BUDGET_PICO) throw new RangeError(`budget limit out of range: ${spec.limitPico}`);
+}
+
+export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
+  const { redis, seeder } = options;
+  const scripts = scriptsOf(redis);
+  const prefix = options.keyPrefix ?? 'tg';
+  const ttlMs = options.reservationTtlS * 1000;
+  const clock = options.now ?? Date.now;
+
+  async function seedsFor(tenantId: string, budgets: BudgetSpec[], reply: Reply): Promise<string[]> {
+    const seeds = budgets.map(() => '');
+    await Promise.all(
+      reply.slice(1).map(async (i) => {
+        const idx = Number(i) - 1;
+        seeds[idx] = (await seeder(tenantId, budgets[idx].periodStart)).toString();
+      }),
+    );
+    return seeds;
+  }
+
+  async function admitOnce(req: AdmitRequest, seeds: string[]): Promise<Reply> {
+    const k = tenantKeys(prefix, req.tenantId);
+    const limits = applicableLimits(req);
+    const reserve = req.reservePico < 0n ? 0n : req.reservePico > MAX_RESERVE_PICO ? MAX_RESERVE_PICO : req.reservePico;
+    const rateKeys = limits.map((l) => k.rate(l.scope, l.subject, l.kind));
+    const budgetKeys = req.budgets.map(k.budget);
+    const args: Array<string | number> = [k.res, k.resx, k.bk, ...rateKeys, ...budgetKeys];
+    args.unshift(args.length);
+    args.push(req.now, req.requestId, clampTokens(req.tokens), ttlMs, limits.length, req.budgets.length);
+    for (const l of limits) args.push(l.kind, l.limit);
+    req.budgets.forEach((b, i) => {
+      checkBudget(b);
+      args.push(b.mode === 'hard' ? 'h' : 's', counterExpiry(b), seeds[i] ?? '', (b.limitPico - reserve).toString(), reserve.toString());
+    });
+    args.push(rateKeys.filter((_, i) => limits[i].kind === 't').join('\t'));
+    return asReply(await scripts.tgLimitAdmit(...args));
+  }
+
+  function parseAdmit(req: AdmitRequest, reply: Reply): AdmitResult {
+    const limits = applicableLimits(req);
+    const ok = reply[0] === 'ok';
+    let at = ok ? 1 : 3;
+    const readings: LimitReading[] = limits.map((l) => {
+      const r = { kind: l.kind, limit: l.limit, remaining: Number(reply[at]), resetMs: Number(reply[at + 1]) };
+      at += 2;
+      return r;
+    });
+    const budgets: BudgetState[] = req.budgets.map((b) => budgetStateOf(b, BigInt(String(reply[at++]))));
+    const rate = rateStateOf(readings);
+    if (ok) return { ok: true, rate, budgets, degraded: false };
+    const kind = reply[1];
+    const refused = Number(reply[at]) - 1;
+    const budget = refused >= 0 ? budgets[refused] : undefined;
+    return {
+      ok: false,
+      reason: kind === 'r' ? 'requests' : kind === 't' ? 'tokens' : 'budget',
+      retryAfterMs: kind === 'b' && budget ? budgetRetryMs(req.budgets[refused], req.now) : Number(reply[2]),
+      rate,
+      budgets,
+      ...(budget ? { budget } : {}),
+    };
+  }
+
+  async function stateOnce(tenantId: string, budgets: BudgetSpec[], seeds: string[]): Promise<Reply> {
+    const k = tenantKeys(prefix, tenantId);
+    const keys = [k.res, k.resx, k.bk, ...budgets.map(k.budget)];
+    const args: Array<string | number> = [keys.length, ...keys, clock(), ttlMs, budgets.length];
+    budgets.forEach((b, i) => args.push('', counterExpiry(b), seeds[i] ?? ''));
+    return asReply(await scripts.tgLimitState(...args));
+  }
+
+  return {
+    status: 'up',
+    async admit(req) {
+      let reply = await admitOnce(req, []);
+      // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
+      if (reply[0] === 'seed') reply = await admitOnce(req, await seedsFor(req.tenantId, req.budgets, reply));
+      if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
+      return parseAdmit(req, reply);
+    },
+    async settle(s: Settlement) {
+      const k = tenantKeys(prefix, s.tenantId);
+      const keys = [k.res, k.resx, ...s.budgets.map(k.budget)];
+      const actual = s.actualPico < 0n ? 0n : s.actualPico;
+      await scripts.tgLimitSettle(keys.length, ...keys, s.now, s.requestId, actual.toString(), clampTokens(s.actualTokens), ttlMs);
+    },
+    async budgetState(tenantId, budgets) {
+      let reply = await stateOnce(tenantId, budgets, []);
+      if (reply[0] === 'seed') reply = await stateOnce(tenantId, budgets, await seedsFor(tenantId, budgets, reply));
+      if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
+      return budgets.map((b, i) => budgetStateOf(b, BigInt(String(reply[i + 1]))));
+    },
+    async resetBudgets(tenantId) {
+      const k = tenantKeys(prefix, tenantId);
+      await scripts.tgLimitReset(2, k.res, k.bk);
+    },
+    async close() {},
+  };
+}
