@@ -13,6 +13,9 @@ import { createdKeyToBody, keyToBody, tenantToBody } from './mappers.js';
 import { createTenantBodySchema, createKeyBodySchema, patchTenantBodySchema } from './schemas.js';
 import { handleSpend } from './spend.js';
 
+export { createTenantSpendRoute, parseSpendQuery } from './spend.js';
+export { resolveAdminToken } from './admin-auth.js';
+
 export interface AdminDeps {
   store: Store;
   config: Config;

@@ -1,0 +1,146 @@
+// Virtual-key auth middleware: cache TTL with an injected clock, revocation bound, brute-force limit, store outage.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey, invalidateKeyCache } from '../../src/http/auth.js';
+import type { Store } from '../../src/store/interface.js';
+import { backends, bearer, createClock, createTestApp } from './harness.js';
+
+/** The real store, with findKeyByHash counted and switchable to failing (a database outage). */
+function instrument(store: Store): { store: Store; calls: () => number; fail: (on: boolean) => void } {
+  let calls = 0;
+  let failing = false;
+  const wrapped: Store = Object.create(store) as Store;
+  wrapped.findKeyByHash = async (hash: string) => {
+    calls += 1;
+    if (failing) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    return store.findKeyByHash(hash);
+  };
+  return { store: wrapped, calls: () => calls, fail: (on) => (failing = on) };
+}
+
+describe('key auth', () => {
+  let base: Store;
+  let close: () => Promise<void>;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    ({ store: base, close } = await backends.find((b) => b.name === 'postgres')!.open());
+    tenantId = (await base.createTenant({ name: 'auth-tests', policy: (await import('../../src/routing/policy.js')).defaultPolicy })).id;
+  });
+  afterAll(async () => close());
+
+  async function newKey(): Promise<{ id: string; secret: string }> {
+    const created = await base.createKey(tenantId, 'k');
+    if (!created) throw new Error('tenant vanished');
+    return { id: created.key.id, secret: created.secret };
+  }
+
+  it('stores only the hash: the lookup is by sha256 of the secret', async () => {
+    const k = await newKey();
+    expect((await base.findKeyByHash(hashKey(k.secret)))?.key.id).toBe(k.id);
+    expect(await base.findKeyByHash(k.secret)).toBeNull();
+  });
+
+  it('a key revoked on another instance stops working once the cache TTL has passed', async () => {
+    const clock = createClock();
+    const inst = instrument(base);
+    const app = createTestApp({ store: inst.store, clock: clock.now, ttlMs: 2000 });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    // Revoked directly in the store: this instance's cache is not told, as on a second gateway instance.
+    await base.revokeKey(k.id);
+    clock.advance(1999);
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    clock.advance(2);
+    const res = await app.request('/v1/whoami', { headers: bearer(k.secret) });
+    expect(res.status).toBe(401);
+    expect(inst.calls()).toBe(2);
+  });
+
+  it('hits the store once per key per TTL, and once for concurrent misses', async () => {
+    const clock = createClock();
+    const inst = instrument(base);
+    const app = createTestApp({ store: inst.store, clock: clock.now, ttlMs: 2000 });
+    const k = await newKey();
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => app.request('/v1/whoami', { headers: bearer(k.secret) })));
+    expect(statuses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    for (let i = 0; i < 10; i++) await app.request('/v1/whoami', { headers: bearer(k.secret) });
+    expect(inst.calls()).toBe(1);
+    clock.advance(2001);
+    await app.request('/v1/whoami', { headers: bearer(k.secret) });
+    expect(inst.calls()).toBe(2);
+  });
+
+  it('invalidateKeyCache() makes a same-instance revocation immediate', async () => {
+    const clock = createClock();
+    const app = createTestApp({ store: base, clock: clock.now, ttlMs: 60_000 });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    await base.revokeKey(k.id);
+    invalidateKeyCache();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(401);
+  });
+
+  it('accepts x-api-key, and says so when no key is given', async () => {
+    const app = createTestApp({ store: base });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: { 'x-api-key': k.secret } })).status).toBe(200);
+    const none = await app.request('/v1/whoami');
+    expect(none.status).toBe(401);
+    const body = (await none.json()) as { error: { message: string; code: string; type: string; param: null } };
+    expect(body.error).toMatchObject({ code: 'invalid_api_key', type: 'invalid_request_error', param: null });
+    expect(body.error.message).toMatch(/didn't provide/);
+  });
+
+  it('slows brute force: 429 per client IP after the failure limit, until the window passes', async () => {
+    const clock = createClock();
+    const app = createTestApp({ store: base, clock: clock.now, maxFailuresPerMinute: 5 });
+    const k = await newKey();
+    const from = (ip: string, key: string) => app.request('/v1/whoami', { headers: { ...bearer(key), 'x-test-ip': ip } });
+    for (let i = 0; i < 5; i++) {
+      expect((await from('198.51.100.7', `tg_guess${i}`)).status).toBe(401);
+      clock.advance(1000);
+    }
+    const blocked = await from('198.51.100.7', 'tg_guess5');
+    expect(blocked.status).toBe(429);
+    expect(((await blocked.json()) as { error: { code: string } }).error.code).toBe('too_many_auth_failures');
+    // The oldest of the five failures (at t0) leaves the 60 s window at t0 + 60 s; the clock is at t0 + 5 s.
+    expect(Number(blocked.headers.get('retry-after'))).toBe(55);
+    // Even the right key is refused from that address (else the limiter would confirm a successful guess) …
+    expect((await from('198.51.100.7', k.secret)).status).toBe(429);
+    // … while another address is not affected.
+    expect((await from('198.51.100.8', k.secret)).status).toBe(200);
+    clock.advance(54_999);
+    expect((await from('198.51.100.7', k.secret)).status).toBe(429);
+    clock.advance(1);
+    expect((await from('198.51.100.7', k.secret)).status).toBe(200);
+  });
+
+  it('missing keys do not count as failed guesses', async () => {
+    const app = createTestApp({ store: base, maxFailuresPerMinute: 2 });
+    for (let i = 0; i < 5; i++) expect((await app.request('/v1/whoami', { headers: { 'x-test-ip': '203.0.113.9' } })).status).toBe(401);
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: { ...bearer(k.secret), 'x-test-ip': '203.0.113.9' } })).status).toBe(200);
+  });
+
+  it('keeps serving known keys while the store is down, and answers 503 for keys it cannot check', async () => {
+    const clock = createClock();
+    const inst = instrument(base);
+    const app = createTestApp({ store: inst.store, clock: clock.now, ttlMs: 2000 });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    inst.fail(true);
+    clock.advance(5000);
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    const calls = inst.calls();
+    // The failed lookup is not retried on every request, only once per TTL.
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect(inst.calls()).toBe(calls);
+    const other = await newKey();
+    const res = await app.request('/v1/whoami', { headers: bearer(other.secret) });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    inst.fail(false);
+    clock.advance(2001);
+    expect((await app.request('/v1/whoami', { headers: bearer(other.secret) })).status).toBe(200);
+  });
+});
