@@ -1,10 +1,15 @@
 // The drizzle database type both backends share (postgres.js and PGlite speak the same dialect), and row mappers.
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { policySchema } from '../routing/policy.js';
-import type { ApiKeyRecord, Tenant } from './interface.js';
+import type { ApiKeyRecord, Store, Tenant } from './interface.js';
 import type * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A Store that also exposes its drizzle handle (readiness checks, tests, one-off admin queries). */
+export interface SqlStore extends Store {
+  readonly db: Db;
+}
 
 export interface TenantRow {
   id: string;

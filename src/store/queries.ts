@@ -1,5 +1,5 @@
 // Store operations written once against drizzle's Postgres dialect; both backends (postgres.js, PGlite) use them.
-import { and, asc, count, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import type { LedgerEvent } from '../metering/ledger-event.js';
 import type { Policy } from '../routing/policy.js';
 import { type Db, toKey, toTenant } from './db.js';
@@ -38,8 +38,9 @@ function ledgerRow(ev: LedgerEvent): typeof usageLedger.$inferInsert {
 }
 
 export function createStoreQueries(db: Db): StoreQueries {
-  const selectTenants = () =>
-    db
+  // Works on the database or inside a transaction (same query builder).
+  const selectTenants = (q: Pick<Db, 'select'> = db) =>
+    q
       .select(tenantColumns)
       .from(tenants)
       .innerJoin(
@@ -91,20 +92,21 @@ export function createStoreQueries(db: Db): StoreQueries {
     },
 
     async putPolicy(tenantId, policy: Policy) {
-      const ok = await db.transaction(async (tx) => {
+      return db.transaction(async (tx) => {
         // Row lock: two concurrent PUTs get consecutive versions instead of a primary-key clash.
         const cur = await tx
           .select({ v: tenants.policyVersion })
           .from(tenants)
           .where(and(eq(tenants.id, tenantId), isNull(tenants.deletedAt)))
           .for('update');
-        if (!cur[0]) return false;
+        if (!cur[0]) return null;
         const version = cur[0].v + 1;
         await tx.insert(tenantPolicies).values({ tenantId, version, policy });
         await tx.update(tenants).set({ policyVersion: version }).where(eq(tenants.id, tenantId));
-        return true;
+        // Read back inside the transaction: the caller gets the version it wrote, even if another PUT follows at once.
+        const rows = await selectTenants(tx).where(eq(tenants.id, tenantId));
+        return rows[0] ? toTenant(rows[0]) : null;
       });
-      return ok ? getTenant(tenantId) : null;
     },
 
     async createKey(tenantId, name) {
@@ -163,7 +165,7 @@ export function createStoreQueries(db: Db): StoreQueries {
       const rows = await db
         .select({ total: sql<string>`coalesce(sum(${usageLedger.costPico}), 0)::text` })
         .from(usageLedger)
-        .where(and(eq(usageLedger.tenantId, tenantId), sql`${usageLedger.startedAt} >= ${since}`));
+        .where(and(eq(usageLedger.tenantId, tenantId), gte(usageLedger.startedAt, since)));
       return BigInt(rows[0]?.total ?? '0');
     },
 
