@@ -162,7 +162,11 @@ function followSuccessor(input: PlanInput, requested: CatalogModel): CatalogMode
   while (catalog.isRetired(m, now)) {
     seen.add(m);
     const next = m.successor ? catalog.resolve(m.successor) : undefined;
-    const usable = next !== undefined && !seen.has(next) && policyReasons(catalog, policy, next, null).length === 0;
+    const usable =
+      next !== undefined &&
+      !seen.has(next) &&
+      kindReason(next, input.kind) === null &&
+      policyReasons(catalog, policy, next, null).length === 0;
     if (!policy.follow_successor || !usable) {
       const date = m.shutdown?.toISOString().slice(0, 10) ?? 'an earlier date';
       const succ = m.successor ? ` Its successor is \`${m.successor}\`.` : '';
