@@ -5,14 +5,14 @@ import { createRng, hashSeed, pick, splitInto, type Rng } from './util.js';
 
 const VOCABULARY = (
   'the of and to in is that for it as with was on be by at this from have or one had not but what all were when ' +
-  'we there can an your which their said if do will each about how up out them then she many some so these would ' +
-  'other into has more her two like him see time could no make than first been its who now people my made over did ' +
+  'we there can an your which their if do will each about how up out them then she many some so these would ' +
+  'other into has more her two like see time could no make than first been its who now people my made over did ' +
   'down only way find use may water long little very after words called just where most know get through back much ' +
-  'before go good new write our used me man too any day same right look think also around another came come work ' +
+  'before go good new write our used me man too any day same right look think also around another come work ' +
   'three word must because does part even place well such here take why things help put years different away again ' +
   'off went old number great tell men say small every found still between name should home big give air line set ' +
-  'own under read last never us left end along while might next sound below saw something thought both few those ' +
-  'always looked show large often together asked house world going want school important until form food keep children'
+  'own under read last never us left end along while next sound below something thought both few those ' +
+  'always show large often asked house world going want school important until form food keep children'
 ).split(' ');
 
 const REASONING_OPENERS = ['Let', 'First', 'Consider', 'Now', 'So'];
@@ -84,7 +84,7 @@ export interface ChatPlan {
   text: string;
 }
 
-/** Words in, pieces out: the first capitalised, sentences closed now and then, each piece counted once. */
+/** Words in, pieces out: the first capitalised, sentences closed now and then. Every word alone is one o200k token, so the budget is met exactly. */
 function wordPieces(rng: Rng, budget: number, opener?: string): { pieces: string[]; counts: number[]; total: number } {
   const pieces: string[] = [];
   const counts: number[] = [];
@@ -95,9 +95,15 @@ function wordPieces(rng: Rng, budget: number, opener?: string): { pieces: string
     if (pieces.length === 0 || sinceStop === 0) word = word[0].toUpperCase() + word.slice(1);
     sinceStop += 1;
     const endSentence = sinceStop >= 6 && rng() < 0.25;
-    const piece = `${pieces.length === 0 ? '' : ' '}${word}${endSentence ? '.' : ''}`;
+    const lead = pieces.length === 0 ? '' : ' ';
+    let piece = `${lead}${word}${endSentence ? '.' : ''}`;
+    let n = tokensOf(piece);
+    // A full stop costs a token: drop it rather than end short of the budget.
+    if (endSentence && total + n > budget) {
+      piece = `${lead}${word}`;
+      n = tokensOf(piece);
+    }
     if (endSentence) sinceStop = 0;
-    const n = tokensOf(piece);
     if (total + n > budget) break;
     pieces.push(piece);
     counts.push(n);
