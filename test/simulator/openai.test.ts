@@ -83,7 +83,7 @@ describe('openai chat, non-stream', () => {
     const res = await openai(sim, ask('json', { response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } }));
     const json = await res.json();
     const value = JSON.parse(json.choices[0].message.content);
-    expect(z.fromJSONSchema(schema).safeParse(value).success).toBe(true);
+    expect(z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]).safeParse(value).success).toBe(true);
     expect(json.usage.prompt_tokens).toBe(countPromptTokens(ask('json', { response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } }) as ChatRequest));
   });
 
