@@ -58,6 +58,7 @@ export interface Metrics {
   recordRequest(ev: LedgerEvent, tenantName: string | null): void;
   /** Time the gateway itself spent on a request (total minus upstream), in seconds. */
   observeOverhead(seconds: number): void;
+  /** `reason`: an UpstreamFailureKind, a class from upstreamErrorReason(), or a bare HTTP status ("503", folded into its class). */
   upstreamError(provider: string, reason: string): void;
   /** A fallback from one catalog model id to the next. */
   fallback(from: string, to: string): void;
@@ -223,7 +224,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (Number.isFinite(seconds) && seconds >= 0) overhead.observe(seconds);
     },
     upstreamError(provider, reason) {
-      upstreamErrors.series([providerOf(provider), reasonOf(reason)]).value += 1;
+      // A bare HTTP status ("503") is folded into its class, so the label set stays closed whatever callers pass.
+      const r = /^\d{3}$/.test(reason) ? upstreamErrorReason({ kind: 'http', status: Number(reason) }) : reasonOf(reason);
+      upstreamErrors.series([providerOf(provider), r]).value += 1;
     },
     fallback(from, to) {
       fallbacks.series([modelOf(from), modelOf(to)]).value += 1;

@@ -105,6 +105,8 @@ describe('bounded label values', () => {
     const metrics = createMetrics({ maxTenantLabels: 1, knownModels: known, defaultMetrics: false });
     metrics.upstreamError('openai', upstreamErrorReason({ kind: 'http', status: 503 }));
     metrics.upstreamError('openai', 'free text from upstream');
+    metrics.upstreamError('deepseek', '429');
+    metrics.upstreamError('deepseek', '502');
     metrics.fallback('gpt-4.1', 'deepseek-flash');
     metrics.rateLimited('a', 'tokens');
     metrics.cacheRequest('a', 'hit');
@@ -115,8 +117,10 @@ describe('bounded label values', () => {
     metrics.setRedisUp(false);
     metrics.observeOverhead(0.0004);
     const s = parseExposition(await metrics.metricsText());
-    expect(sumOf(s, 'tollgate_upstream_errors_total', { reason: 'server_error' })).toBe(1);
+    expect(sumOf(s, 'tollgate_upstream_errors_total', { provider: 'openai', reason: 'server_error' })).toBe(1);
     expect(sumOf(s, 'tollgate_upstream_errors_total', { reason: 'other' })).toBe(1);
+    expect(sumOf(s, 'tollgate_upstream_errors_total', { provider: 'deepseek', reason: 'rate_limited' })).toBe(1);
+    expect(sumOf(s, 'tollgate_upstream_errors_total', { provider: 'deepseek', reason: 'server_error' })).toBe(1);
     expect(sumOf(s, 'tollgate_fallbacks_total', { from: 'gpt-4.1', to: 'deepseek-flash' })).toBe(1);
     expect(sumOf(s, 'tollgate_rate_limited_total', { tenant: 'a', limit: 'tokens' })).toBe(1);
     expect(sumOf(s, 'tollgate_cache_requests_total', { tenant: 'a', result: 'hit' })).toBe(1);
