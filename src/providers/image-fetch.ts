@@ -100,6 +100,12 @@ export function isPublicAddress(ip: string): boolean {
 
 // ---- fetching ----
 
+/** Drops a body we will not read; the listener keeps undici's abort error from going unhandled. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 export interface ImageFetcherOptions {
   maxBytes: number;
   timeoutMs: number;
@@ -143,21 +149,21 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
     if (isIP(host) && !allowed(host)) throw new ImageFetchError(`image URL points to a non-public address (${host})`);
     const res = await request(url, { dispatcher: agent, method: 'GET', signal, headers: { accept: 'image/*' } });
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      res.body.destroy();
+      discard(res.body);
       return new URL(String(res.headers.location), url);
     }
     if (res.statusCode !== 200) {
-      res.body.destroy();
+      discard(res.body);
       throw new ImageFetchError(`image URL answered HTTP ${res.statusCode}`);
     }
     const mimeType = String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!mimeType.startsWith('image/')) {
-      res.body.destroy();
+      discard(res.body);
       throw new ImageFetchError(`image URL returned ${mimeType || 'no content type'}, not an image`);
     }
     const declared = Number(res.headers['content-length'] ?? NaN);
     if (declared > options.maxBytes) {
-      res.body.destroy();
+      discard(res.body);
       throw new ImageFetchError(`image is larger than ${options.maxBytes} bytes`);
     }
     const chunks: Buffer[] = [];
@@ -165,7 +171,7 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
     for await (const chunk of res.body) {
       size += (chunk as Buffer).length;
       if (size > options.maxBytes) {
-        res.body.destroy();
+        discard(res.body);
         throw new ImageFetchError(`image is larger than ${options.maxBytes} bytes`);
       }
       chunks.push(chunk as Buffer);

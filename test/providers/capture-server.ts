@@ -1,0 +1,63 @@
+// A tiny local HTTP server for adapter tests: records each request and answers with whatever the test scripts.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Captured {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  json: unknown;
+}
+
+export type Responder = (req: Captured, res: ServerResponse) => void | Promise<void>;
+
+export interface CaptureServer {
+  url: string;
+  requests: Captured[];
+  respond(fn: Responder): void;
+  close(): Promise<void>;
+}
+
+export async function startCaptureServer(host = '127.0.0.1'): Promise<CaptureServer> {
+  const requests: Captured[] = [];
+  let responder: Responder = (_req, res) => {
+    res.writeHead(500).end();
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      const captured = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json };
+      requests.push(captured);
+      void responder(captured, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    requests,
+    respond(fn) {
+      responder = fn;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(text);
+}

@@ -1,0 +1,272 @@
+// OpenAI-compatible base, OpenAI and DeepSeek adapters against a capturing server: upstream bodies, quirks, errors.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chatRequestSchema, embeddingRequestSchema, type Usage } from '../../src/api/openai.js';
+import { GatewayError } from '../../src/errors.js';
+import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '../../src/providers/deepseek.js';
+import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
+import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
+import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
+
+const KEY = 'sk-test-secret-key-0001';
+const completion = {
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'up-model',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', logprobs: null }],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+};
+const req = (extra: Record<string, unknown> = {}) => chatRequestSchema.parse({ model: 'client-name', messages: [{ role: 'user', content: 'x' }], ...extra });
+
+function sse(res: import('node:http').ServerResponse, events: string[], done = true): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const e of events) res.write(e);
+  res.end(done ? 'data: [DONE]\n\n' : '');
+}
+
+let server: CaptureServer;
+let http: UpstreamHttp;
+beforeAll(async () => {
+  server = await startCaptureServer();
+  http = createUpstreamHttp(httpOptions);
+});
+afterAll(async () => {
+  await http.close();
+  await server.close();
+});
+beforeEach(() => {
+  server.requests.length = 0;
+});
+
+describe('OpenAI adapter upstream body', () => {
+  it('non-stream: model replaced, no stream fields, bearer key, tenant cache key hashed', async () => {
+    server.respond((_r, res) => sendJson(res, 200, completion));
+    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1/`, apiKey: KEY, http });
+    const c = await p.chat(req({ stream_options: { include_usage: true }, temperature: 0.3 }), { ...ctxFor('gpt-up'), tenantId: 'tenant-42' });
+    expect(c.choices[0].message.content).toBe('hi');
+    const r = server.requests[0];
+    expect(r.url).toBe('/v1/chat/completions');
+    expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
+    const body = r.json as Record<string, unknown>;
+    expect(body.model).toBe('gpt-up');
+    expect(body.stream).toBeUndefined();
+    expect(body.stream_options).toBeUndefined();
+    expect(body.temperature).toBe(0.3);
+    expect(typeof body.prompt_cache_key).toBe('string');
+    expect(String(body.prompt_cache_key)).not.toContain('tenant-42');
+  });
+
+  it('stream: always asks for usage, keeps the client stream_options', async () => {
+    server.respond((_r, res) => sse(res, ['data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n']));
+    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: KEY, http });
+    const chunks = await collect(await p.chatStream(req({ stream: true, stream_options: { include_obfuscation: false } }), ctxFor('gpt-up')));
+    expect(chunks.length).toBe(1);
+    expect((server.requests[0].json as Record<string, unknown>).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
+    expect(server.requests[0].headers.accept).toBe('text/event-stream');
+  });
+
+  it('a stream that ends without [DONE] is a cut (kind stream)', async () => {
+    server.respond((_r, res) => sse(res, ['data: {"id":"a","choices":[]}\n\n'], false));
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
+    expect(e.kind).toBe('stream');
+  });
+
+  it('an in-stream error event keeps its code and type', async () => {
+    server.respond((_r, res) => sse(res, ['data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n']));
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
+    expect([e.kind, e.code, e.type]).toEqual(['stream', 'overloaded', 'server_error']);
+  });
+
+  it('2xx that is not JSON → invalid_response (not retryable)', async () => {
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>proxy</html>');
+    });
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect([e.kind, e.retryable]).toEqual(['invalid_response', false]);
+  });
+
+  it.each([
+    [{ 'retry-after-ms': '1500' }, 1500],
+    [{ 'retry-after': '3' }, 3000],
+    [{}, null],
+  ])('429 with %j → retryAfterMs %s', async (headers, expected) => {
+    server.respond((_r, res) => sendJson(res, 429, { error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded', param: null } }, headers));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect([e.status, e.code, e.type, e.retryAfterMs]).toEqual([429, 'rate_limit_exceeded', 'requests', expected]);
+  });
+
+  it('401 echoing our key → kind auth with the key redacted', async () => {
+    server.respond((_r, res) => sendJson(res, 401, { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect(e.kind).toBe('auth');
+    expect(e.message).not.toContain(KEY);
+    expect(e.retryable).toBe(true);
+  });
+
+  it('400 about the request keeps param, is not retryable', async () => {
+    server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad temp', type: 'invalid_request_error', code: 'invalid_value', param: 'temperature' } }));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect([e.kind, e.status, e.param, e.retryable]).toEqual(['http', 400, 'temperature', false]);
+  });
+
+  it('responsesRaw passes status, headers and bytes through untouched (model replaced)', async () => {
+    const payload = 'event: response.created\ndata: {"type":"response.created"}\n\n';
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_up' });
+      res.end(payload);
+    });
+    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: KEY, http });
+    const raw = await p.responsesRaw({ model: 'client', input: 'hi', stream: true }, ctxFor('gpt-up'));
+    expect(raw.status).toBe(200);
+    expect(raw.headers['x-request-id']).toBe('req_up');
+    expect(await new Response(raw.body).text()).toBe(payload);
+    expect(server.requests[0].url).toBe('/v1/responses');
+    expect(server.requests[0].json).toEqual({ model: 'gpt-up', input: 'hi', stream: true });
+    server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad' } }));
+    const bad = await p.responsesRaw({ input: 1 }, ctxFor('gpt-up'));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(await new Response(bad.body).text())).toEqual({ error: { message: 'bad' } });
+  });
+
+  it('embeddings without usage → estimated with the tokenizer', async () => {
+    server.respond((_r, res) => sendJson(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1] }], model: 'e' }));
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const r = await p.embed(embeddingRequestSchema.parse({ model: 'e', input: 'hello world' }), ctxFor('e-up'));
+    expect(r.usageSource).toBe('estimated');
+    expect(r.response.usage.prompt_tokens).toBeGreaterThan(0);
+    expect((server.requests[0].json as Record<string, unknown>).model).toBe('e-up');
+  });
+});
+
+describe('DeepSeek adapter', () => {
+  it.each([
+    ['minimal', 'low'],
+    ['low', 'low'],
+    ['medium', 'high'],
+    ['high', 'max'],
+    ['xhigh', 'max'],
+    ['max', 'max'],
+  ])('reasoning_effort %s → %s', (effort, expected) => {
+    const body = prepareDeepSeekChat({ reasoning_effort: effort }, req({ reasoning_effort: effort }));
+    expect(body.reasoning_effort).toBe(expected);
+    expect(body.thinking).toBeUndefined();
+  });
+
+  it('reasoning_effort none → thinking disabled', () => {
+    expect(prepareDeepSeekChat({ reasoning_effort: 'none' }, req({ reasoning_effort: 'none' }))).toEqual({ thinking: { type: 'disabled' } });
+  });
+
+  it('json_schema → 400 naming response_format (never silently dropped); json_object passes', () => {
+    const e = (() => {
+      try {
+        prepareDeepSeekChat({}, req({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }));
+      } catch (err) {
+        return err;
+      }
+      return null;
+    })();
+    expect(e).toBeInstanceOf(GatewayError);
+    expect([(e as GatewayError).status, (e as GatewayError).code, (e as GatewayError).param]).toEqual([400, 'unsupported_parameter', 'response_format']);
+    expect(prepareDeepSeekChat({ a: 1 }, req({ response_format: { type: 'json_object' } }))).toEqual({ a: 1 });
+  });
+
+  it.each([
+    [{ prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_cache_hit_tokens: 6 }, 6],
+    [{ prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_cache_hit_tokens: 6, prompt_tokens_details: { cached_tokens: 4 } }, 4],
+    [{ prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 }, undefined],
+  ])('usage %j → cached_tokens %s', (usage, cached) => {
+    expect(fixDeepSeekUsage(usage as Usage)?.prompt_tokens_details?.cached_tokens).toBe(cached);
+  });
+
+  it('blank lines before the JSON body, reasoning_content kept in history and answer', async () => {
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`\n\n\n${JSON.stringify({ ...completion, choices: [{ ...completion.choices[0], message: { role: 'assistant', content: 'a', reasoning_content: 'r' } }], usage: { ...completion.usage, prompt_cache_hit_tokens: 2 } })}`);
+    });
+    const p = createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const history = [
+      { role: 'user', content: 'q' },
+      { role: 'assistant', content: null, reasoning_content: 'earlier thinking', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'r' },
+    ];
+    const c = await p.chat(req({ messages: history }), ctxFor('deepseek-v4-flash'));
+    expect(c.choices[0].message.reasoning_content).toBe('r');
+    expect(c.usage?.prompt_tokens_details?.cached_tokens).toBe(2);
+    const sent = server.requests[0].json as { messages: Array<Record<string, unknown>> };
+    expect(sent.messages[1].reasoning_content).toBe('earlier thinking');
+  });
+
+  it('stream: keep-alive comments ignored, reasoning deltas passed, usage cached tokens mapped', async () => {
+    const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id: 'd', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
+    server.respond((_r, res) =>
+      sse(res, [
+        ': keep-alive\n\n',
+        chunk({ role: 'assistant', content: null, reasoning_content: 'th' }),
+        ': keep-alive\n\n',
+        chunk({ content: 'ok' }),
+        `data: ${JSON.stringify({ id: 'd', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_cache_hit_tokens: 3 } })}\n\n`,
+      ]),
+    );
+    const p = createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const chunks = await collect(await p.chatStream(req({ stream: true }), ctxFor('deepseek-flash')));
+    expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? c.choices[0]?.delta.content ?? null)).toEqual(['th', 'ok', null]);
+    expect(chunks[2].usage?.prompt_tokens_details?.cached_tokens).toBe(3);
+  });
+
+  it('402 insufficient balance → insufficient_quota', async () => {
+    server.respond((_r, res) => sendJson(res, 402, { error: { message: 'Insufficient Balance', type: 'unknown_error', param: null, code: 'invalid_request_error' } }));
+    const e = await upstreamError(createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('deepseek-flash')));
+    expect([e.kind, e.status, e.code, e.type]).toEqual(['http', 402, 'insufficient_quota', 'insufficient_quota']);
+  });
+});
+
+describe('network failures', () => {
+  it('connection refused → kind connect', async () => {
+    const dead = await startCaptureServer();
+    const url = dead.url;
+    await dead.close();
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect([e.kind, e.retryable]).toEqual(['connect', true]);
+  });
+
+  it('a stream that goes silent longer than the idle timeout → kind timeout', async () => {
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"id":"a","choices":[]}\n\n');
+    });
+    const quick = createUpstreamHttp({ ...httpOptions, bodyIdleTimeoutMs: 200 });
+    try {
+      const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick });
+      const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
+      expect(e.kind).toBe('timeout');
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('a non-stream answer that trickles past the deadline → kind timeout', async () => {
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    const quick = createUpstreamHttp({ ...httpOptions, timeoutMs: 300 });
+    try {
+      const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick }).chat(req(), ctxFor('m')));
+      expect(e.kind).toBe('timeout');
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('GatewayError from a request the adapter cannot send is not wrapped', async () => {
+    const e = await caught(createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }), ctxFor('m')));
+    expect(e).toBeInstanceOf(GatewayError);
+    expect(server.requests.length).toBe(0);
+  });
+});
