@@ -47,7 +47,7 @@ export function policyReasons(catalog: Catalog, policy: Policy, m: CatalogModel,
 }
 
 export function kindReason(m: CatalogModel, kind: RequestKind): string | null {
-  return m.kind === kind ? null : `is an ${m.kind === 'embedding' ? 'embedding' : 'chat'} model, the request is ${kind === 'chat' ? 'a chat completion' : 'an embedding'}`;
+  return m.kind === kind ? null : `is ${m.kind === 'embedding' ? 'an embedding' : 'a chat'} model, the request is ${kind === 'chat' ? 'a chat completion' : 'an embedding'}`;
 }
 
 export function retiredReason(catalog: Catalog, m: CatalogModel, now: Date): string | null {

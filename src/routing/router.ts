@@ -130,9 +130,17 @@ function aliasReasons(input: PlanInput, route: RouteConfig, c: Candidate): strin
   return r;
 }
 
+const KIND_MISMATCH = /^is an? (embedding|chat) model, the request is/;
+
+/** The exclusions worth reading first: models of the wrong kind are left out, retired ones go last. */
 function summarise(excluded: Exclusion[]): string {
-  const shown = excluded.slice(0, 8).map((e) => `${e.model}: ${e.reasons.join(', ')}`);
-  const more = excluded.length > shown.length ? `; and ${excluded.length - shown.length} more` : '';
+  const weight = (e: Exclusion) => (e.reasons.some((r) => r.startsWith('retired')) ? 100 : 0) + e.reasons.length;
+  const relevant = excluded
+    .filter((e) => !e.reasons.some((r) => KIND_MISMATCH.test(r)))
+    .sort((a, b) => weight(a) - weight(b));
+  if (relevant.length === 0) return 'The catalog has no model of this kind.';
+  const shown = relevant.slice(0, 12).map((e) => `${e.model}: ${e.reasons.join(', ')}`);
+  const more = relevant.length > shown.length ? `; and ${relevant.length - shown.length} more` : '';
   return `${shown.join('; ')}${more}`;
 }
 
