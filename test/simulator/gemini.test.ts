@@ -95,7 +95,7 @@ describe('gemini generateContent', () => {
   });
 
   it('rejects a bad or missing key with 400 API_KEY_INVALID and accepts ?key=', async () => {
-    for (const headers of [{ 'x-goog-api-key': 'wrong' }, {}]) {
+    for (const headers of [{ 'x-goog-api-key': 'wrong' }, {}] as Array<Record<string, string>>) {
       const res = await post(`${sim.baseUrls.gemini}/v1beta/models/gemini-2.5-flash:generateContent`, user('x'), headers);
       expect(res.status).toBe(400);
       const err = (await res.json()).error;
