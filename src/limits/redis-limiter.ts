@@ -43,6 +43,12 @@ export function createLimiterRedis(url: string, extra: RedisOptions = {}): Redis
   return new Redis(url, { ...limiterRedisOptions, ...extra });
 }
 
+/** The settlement that gives back everything an admission took (the request did not happen). */
+function releaseOf(req: AdmitRequest): Settlement {
+  const { requestId, tenantId, keyId, model, now, tokens, budgets } = req;
+  return { requestId, tenantId, keyId, model, now, actualPico: 0n, actualTokens: 0, estimatedTokens: tokens, budgets };
+}
+
 export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
   const { redis, logger } = options;
   const core = createRedisCoreLimiter(options);
@@ -154,7 +160,14 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
       } catch (err) {
         if (err instanceof RangeError) throw err;
         outage(err);
-        return admitDegraded(req);
+        // A timed-out script may still run on Redis later: release whatever it reserved unless this request goes ahead.
+        const release = { ...releaseOf(req), budgets: [] };
+        const result = await admitDegraded(req).catch((e: unknown) => {
+          queue(release);
+          throw e;
+        });
+        if (!result.ok) queue(release);
+        return result;
       }
       remember(req.tenantId, result.budgets, req.budgets);
       if (status !== 'up') recovered();

@@ -58,12 +58,6 @@ export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return out;
 }
 
-export function totalCalls(stats: Map<string, number>): number {
-  let n = 0;
-  for (const v of stats.values()) n += v;
-  return n;
-}
-
 /** Polls until `check` holds (no wall-clock assertion: only the hook timeout bounds it). */
 export async function until(check: () => boolean | Promise<boolean>, stepMs = 50): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, stepMs));
