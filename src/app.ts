@@ -1,0 +1,55 @@
+// createApp(deps): the whole Hono application. It never listens: main.ts serves it, tests call app.request() or serve it.
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import type { GatewayDeps } from './gateway/deps.js';
+import type { AppEnv } from './http/context.js';
+import { createErrorHandler, notFound } from './http/errors.js';
+import { createV1Routes } from './http/v1.js';
+import { createOpsRoutes } from './http/ops.js';
+import { createKeyAuth } from './http/auth.js';
+import { createAdminRoutes, createTenantSpendRoute } from './http/admin/routes.js';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { createMetricsRoute } from './metrics/route.js';
+import { createDashboardRoutes } from './dashboard/routes.js';
+
+export interface AppDeps extends GatewayDeps {
+  adminToken: string;
+  metricsToken?: string;
+  /** Readiness of the backing services, for /readyz. */
+  readiness: () => Promise<Record<string, boolean>>;
+}
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    const id = `req_${randomUUID().replaceAll('-', '')}`;
+    c.set('requestId', id);
+    c.set('t0', performance.now());
+    await next();
+    c.res.headers.set('x-request-id', id);
+  });
+  app.onError(createErrorHandler(deps.logger));
+  app.notFound(notFound);
+
+  app.route('/', createOpsRoutes(deps));
+  app.route('/', createMetricsRoute({ metrics: deps.metrics, token: deps.metricsToken }));
+  app.route('/', createDashboardRoutes());
+  let openapi: unknown;
+  app.get('/openapi.json', (c) => c.json((openapi ??= buildOpenApiDocument())));
+  app.route(
+    '/admin',
+    createAdminRoutes({ store: deps.store, config: deps.config, clock: deps.clock, adminToken: deps.adminToken, onPolicyChange: (id) => void deps.limiter.resetBudgets(id) }),
+  );
+
+  const keyAuth = createKeyAuth({
+    store: deps.store,
+    ttlMs: deps.config.file.auth_cache_ttl_s * 1000,
+    clock: deps.clock,
+    maxFailuresPerMinute: deps.config.file.server.auth_failures_per_minute,
+  });
+  app.use('/v1/*', keyAuth);
+  app.get('/v1/spend', createTenantSpendRoute({ store: deps.store, clock: deps.clock }));
+  app.route('/v1', createV1Routes(deps));
+  return app;
+}

@@ -1,0 +1,145 @@
+// Builds every dependency of the gateway once, from the config: store, ledger, limiter, providers, router state, metrics.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Config } from './config/index.js';
+import type { Logger } from './logger.js';
+import type { AppDeps } from './app.js';
+import { createStore } from './store/index.js';
+import { createLedgerWriter } from './metering/ledger-writer.js';
+import { createRedisLimiter } from './limits/redis-limiter.js';
+import { createMemoryLimiter } from './limits/memory-limiter.js';
+import type { Limiter } from './limits/interface.js';
+import { createProviders } from './providers/index.js';
+import { createHealth } from './routing/health.js';
+import { createAffinity } from './routing/affinity.js';
+import { createMetrics } from './metrics/metrics.js';
+import { createTenantStateCache } from './gateway/deps.js';
+import { createRedactor } from './gateway/upstream-errors.js';
+import type { Store } from './store/interface.js';
+
+export interface BuildOptions {
+  clock?: () => Date;
+  /** Use this store instead of creating one from the config (tests). */
+  store?: Store;
+}
+
+export interface Built {
+  deps: AppDeps;
+  limiterKind: 'redis' | 'memory';
+  close(): Promise<void>;
+}
+
+/** The admin token: from the env, else generated once and kept in the data dir (printed at first start). */
+export function resolveAdminToken(config: Config, logger: Logger): string {
+  if (config.env.TOLLGATE_ADMIN_TOKEN) return config.env.TOLLGATE_ADMIN_TOKEN;
+  const file = join(config.env.TOLLGATE_DATA_DIR, 'admin-token');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const token = `tga_${randomBytes(24).toString('base64url')}`;
+    mkdirSync(config.env.TOLLGATE_DATA_DIR, { recursive: true });
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    logger.warn({ file }, 'generated an admin token (TOLLGATE_ADMIN_TOKEN unset)');
+    process.stdout.write(`Admin token (stored in ${file}): ${token}\n`);
+    return token;
+  }
+}
+
+export async function buildDeps(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Built> {
+  const clock = options.clock ?? (() => new Date());
+  const dataDir = config.env.TOLLGATE_DATA_DIR;
+  mkdirSync(dataDir, { recursive: true });
+
+  const store = options.store ?? createStore(config);
+  await store.migrate();
+
+  const knownModels = new Set(config.catalog.models.map((m) => m.id));
+  const metrics = createMetrics({ maxTenantLabels: config.file.metrics.max_tenant_labels, knownModels });
+
+  const ledger = createLedgerWriter({
+    sink: { write: (events) => store.insertLedger(events) },
+    spoolDir: dataDir,
+    batchSize: config.file.ledger.batch_size,
+    flushIntervalMs: config.file.ledger.flush_interval_ms,
+    maxQueue: config.file.ledger.max_queue,
+    logger,
+    onStats: (s) => metrics.setLedgerStats(s),
+  });
+
+  const seeder = (tenantId: string, since: Date) => store.tenantCostSince(tenantId, since);
+  let redis: Redis | null = null;
+  let limiter: Limiter;
+  if (config.env.REDIS_URL) {
+    redis = new Redis(config.env.REDIS_URL, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1_000,
+      connectTimeout: 2_000,
+      lazyConnect: false,
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+    });
+    redis.on('error', () => {}); // the limiter reports Redis state; ioredis reconnects by itself
+    limiter = createRedisLimiter({
+      redis,
+      seeder,
+      onFailure: config.file.limits.on_redis_failure,
+      reservationTtlS: config.file.limits.reservation_ttl_s,
+      logger,
+      onStatus: (s) => metrics.setRedisUp(s === 'up'),
+    });
+    metrics.setRedisUp(true);
+  } else {
+    logger.info('REDIS_URL unset: rate limits and budgets are enforced in-process (one instance only)');
+    limiter = createMemoryLimiter({ seeder, reservationTtlS: config.file.limits.reservation_ttl_s });
+  }
+
+  const providers = createProviders(config);
+  for (const [name, why] of providers.missing) logger.warn({ provider: name }, `provider disabled: ${why}`);
+
+  const health = createHealth({ now: () => Date.now(), onChange: (ch) => metrics.setCircuit(ch.provider, ch.model, ch.to !== 'closed') });
+  const affinity = createAffinity({ maxEntries: 50_000, ttlMs: 10 * 60_000, now: () => Date.now() });
+
+  const deps: AppDeps = {
+    config,
+    clock,
+    store,
+    limiter,
+    ledger,
+    metrics,
+    providers: providers.providers,
+    missingProviders: providers.missing,
+    health,
+    affinity,
+    logger,
+    tenantState: createTenantStateCache(),
+    redact: createRedactor([config.env.OPENAI_API_KEY, config.env.DEEPSEEK_API_KEY, config.env.GEMINI_API_KEY, config.env.TOLLGATE_ADMIN_TOKEN]),
+    adminToken: resolveAdminToken(config, logger),
+    metricsToken: config.env.TOLLGATE_METRICS_TOKEN,
+    readiness: async () => ({
+      database: await store.ping().then(
+        () => true,
+        () => false,
+      ),
+      redis: redis
+        ? await redis.ping().then(
+            () => true,
+            () => false,
+          )
+        : true,
+    }),
+  };
+
+  return {
+    deps,
+    limiterKind: redis ? 'redis' : 'memory',
+    async close() {
+      await ledger.close();
+      await limiter.close();
+      if (redis) redis.disconnect();
+      await providers.close();
+      await store.close();
+    },
+  };
+}

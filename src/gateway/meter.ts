@@ -1,0 +1,126 @@
+// Meters one finished request: exact cost, savings, ledger event, metrics, budget settlement, one log line. Off the
+// response path: called after the response (or the stream) has been handed to the client.
+import type { CatalogModel } from '../config/catalog.js';
+import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../metering/ledger-event.js';
+import { costOf, zeroTokens, type TokenCounts } from '../metering/cost.js';
+import type { BudgetSpec } from '../limits/interface.js';
+import { savingsOf } from '../routing/baseline.js';
+import type { AuthInfo } from '../http/context.js';
+import type { GatewayDeps } from './deps.js';
+
+export interface MeterInput {
+  requestId: string;
+  auth: AuthInfo;
+  endpoint: Endpoint;
+  route: string | null;
+  model: CatalogModel | null;
+  stream: boolean;
+  tokens: TokenCounts | null;
+  usageSource: UsageSource;
+  status: number;
+  outcome: Outcome;
+  errorCode: string | null;
+  attempts: Attempt[];
+  startedAt: Date;
+  t0: number;
+  firstByteAt: number | null;
+  /** Present when admit() reserved budget: settle it. */
+  admission: { budgets: BudgetSpec[]; estimatedTokens: number } | null;
+  /** Saved by the response cache (pico-USD): what the original answer cost. */
+  savedResponseCachePico?: bigint;
+  cacheHit?: boolean;
+}
+
+export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
+  const now = performance.now();
+  const tokens = m.tokens ?? zeroTokens;
+  let costPico = 0n;
+  let baselineCostPico = 0n;
+  let savedPromptCachePico = 0n;
+  let savedOffPeakPico = 0n;
+  let priceVersion: string | null = null;
+  if (m.model && m.tokens && !m.cacheHit) {
+    const prices = deps.config.catalog.priceAt(m.model, m.startedAt, tokens.input);
+    priceVersion = prices.version;
+    costPico = costOf(tokens, prices);
+    const s = savingsOf({
+      catalog: deps.config.catalog,
+      model: m.model,
+      tokens,
+      at: m.startedAt,
+      baselineModel: m.auth.tenant.policy.baseline_model,
+    });
+    baselineCostPico = s.baselinePico;
+    savedPromptCachePico = s.promptCachePico;
+    savedOffPeakPico = s.offPeakPico;
+  }
+  const ev: LedgerEvent = {
+    requestId: m.requestId,
+    tenantId: m.auth.tenant.id,
+    keyId: m.auth.key.id,
+    endpoint: m.endpoint,
+    route: m.route,
+    provider: m.model?.provider ?? null,
+    model: m.model?.id ?? null,
+    stream: m.stream,
+    inputTokens: tokens.input,
+    cachedInputTokens: tokens.cachedInput,
+    outputTokens: tokens.output,
+    reasoningTokens: tokens.reasoning,
+    usageSource: m.tokens ? m.usageSource : 'none',
+    costPico,
+    baselineCostPico,
+    savedResponseCachePico: m.savedResponseCachePico ?? 0n,
+    savedPromptCachePico,
+    savedOffPeakPico,
+    priceVersion,
+    status: m.status,
+    outcome: m.outcome,
+    errorCode: m.errorCode,
+    cacheHit: m.cacheHit ?? false,
+    attempts: m.attempts,
+    latencyMs: Math.round((now - m.t0) * 1000) / 1000,
+    ttftMs: m.firstByteAt === null ? null : Math.round((m.firstByteAt - m.t0) * 1000) / 1000,
+    startedAt: m.startedAt,
+  };
+  deps.ledger.enqueue(ev);
+  deps.metrics.recordRequest(ev, m.auth.tenant.name);
+  if (m.tokens && m.outcome === 'ok') deps.tenantState.observeOutput(ev.tenantId, tokens.output);
+  if (m.admission) {
+    deps.limiter
+      .settle({
+        requestId: m.requestId,
+        tenantId: ev.tenantId,
+        keyId: ev.keyId,
+        model: ev.model,
+        now: m.startedAt.getTime(),
+        actualPico: costPico,
+        actualTokens: tokens.input + tokens.output,
+        estimatedTokens: m.admission.estimatedTokens,
+        budgets: m.admission.budgets,
+      })
+      .catch((e: unknown) => deps.logger.warn({ requestId: m.requestId, err: String(e) }, 'budget settlement failed'));
+  }
+  deps.logger.info(
+    {
+      requestId: ev.requestId,
+      tenant: ev.tenantId,
+      key: ev.keyId,
+      endpoint: ev.endpoint,
+      route: ev.route,
+      provider: ev.provider,
+      model: ev.model,
+      status: ev.status,
+      outcome: ev.outcome,
+      stream: ev.stream,
+      tokens: { input: ev.inputTokens, cached: ev.cachedInputTokens, output: ev.outputTokens, reasoning: ev.reasoningTokens },
+      usage: ev.usageSource,
+      costPico: ev.costPico.toString(),
+      attempts: ev.attempts.length,
+      latencyMs: ev.latencyMs,
+      ttftMs: ev.ttftMs,
+    },
+    'request',
+  );
+  return ev;
+}

@@ -1,0 +1,120 @@
+// Turns a provider's chunk stream into the client's SSE byte stream: pulled by the client (backpressure), usage tapped
+// off the stream, the usage chunk shown only to clients that asked for it, upstream aborted when the client leaves.
+import type { ChatChunk, Usage } from '../api/openai.js';
+import { countTokens } from '../metering/tokens.js';
+import { UpstreamError, type ProviderName } from '../providers/types.js';
+import { GatewayError } from '../errors.js';
+
+const encoder = new TextEncoder();
+const DONE = encoder.encode('data: [DONE]\n\n');
+
+export interface StreamOutcome {
+  usage: Usage | null;
+  /** Tokens counted on the deltas received (for streams that end without usage). */
+  countedOutput: number;
+  countedReasoning: number;
+  /** performance.now() of the first chunk written to the client. */
+  firstChunkAt: number | null;
+  error: UpstreamError | null;
+  /** The client went away before the end. */
+  aborted: boolean;
+}
+
+export interface SseStreamOptions {
+  first: ChatChunk;
+  rest: AsyncIterator<ChatChunk>;
+  /** The client asked for `stream_options.include_usage`. */
+  includeUsage: boolean;
+  /** Abort the upstream request. */
+  abortUpstream: () => void;
+  onDone: (o: StreamOutcome) => void;
+  provider: ProviderName;
+}
+
+export function errorEvent(e: UpstreamError | GatewayError): Uint8Array {
+  const body =
+    e instanceof GatewayError
+      ? e.toBody()
+      : { error: { message: e.message, type: e.type ?? 'api_error', param: null, code: e.code ?? 'upstream_error' } };
+  return encoder.encode(`data: ${JSON.stringify(body)}\n\n`);
+}
+
+function tally(o: StreamOutcome, chunk: ChatChunk): void {
+  if (chunk.usage) o.usage = chunk.usage;
+  for (const ch of chunk.choices) {
+    const d = ch.delta;
+    if (d.content) o.countedOutput += countTokens(d.content);
+    if (d.reasoning_content) o.countedReasoning += countTokens(d.reasoning_content);
+    if (d.tool_calls) for (const t of d.tool_calls) o.countedOutput += countTokens((t.function?.name ?? '') + (t.function?.arguments ?? ''));
+  }
+}
+
+/** Serialises a chunk for this client; null when the client must not see it (usage chunk it did not ask for). */
+function serialize(chunk: ChatChunk, includeUsage: boolean): Uint8Array | null {
+  if (!includeUsage) {
+    if (chunk.choices.length === 0 && chunk.usage) return null;
+    if ('usage' in chunk) delete chunk.usage;
+  }
+  return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+}
+
+export function sseStream(opts: SseStreamOptions): ReadableStream<Uint8Array> {
+  const outcome: StreamOutcome = { usage: null, countedOutput: 0, countedReasoning: 0, firstChunkAt: null, error: null, aborted: false };
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    opts.onDone(outcome);
+  };
+  let pending: ChatChunk | null = opts.first;
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          // Pull until one chunk is enqueued (a hidden usage chunk yields nothing) or the stream ends.
+          for (;;) {
+            let chunk: ChatChunk;
+            if (pending) {
+              chunk = pending;
+              pending = null;
+            } else {
+              const r = await opts.rest.next();
+              if (r.done) {
+                controller.enqueue(DONE);
+                controller.close();
+                finish();
+                return;
+              }
+              chunk = r.value;
+            }
+            tally(outcome, chunk);
+            const bytes = serialize(chunk, opts.includeUsage);
+            if (bytes) {
+              outcome.firstChunkAt ??= performance.now();
+              controller.enqueue(bytes);
+              return;
+            }
+          }
+        } catch (e) {
+          if (outcome.aborted) return;
+          const err =
+            e instanceof UpstreamError
+              ? e
+              : new UpstreamError({ provider: opts.provider, kind: 'stream', message: 'The upstream stream failed.', cause: e });
+          outcome.error = err;
+          controller.enqueue(errorEvent(err));
+          controller.close();
+          finish();
+        }
+      },
+      cancel() {
+        outcome.aborted = true;
+        opts.abortUpstream();
+        opts.rest.return?.().catch(() => {});
+        finish();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
