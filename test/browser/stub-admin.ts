@@ -14,7 +14,7 @@ export interface StubTenant {
 
 export const stubTenants: StubTenant[] = [
   { id: 'ten_acme', name: 'Acme Corp', policy: { budgets: { monthly: { limit_usd: '900' } } } },
-  { id: 'ten_globex', name: 'Globex', policy: { budgets: { monthly: { limit_usd: '50.25' } } } },
+  { id: 'ten_globex', name: 'Globex', policy: { budgets: { monthly: { limit_usd: '45.50' } } } },
   { id: 'ten_initech', name: 'Initech', policy: {} },
 ];
 
