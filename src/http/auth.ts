@@ -36,6 +36,9 @@ interface CacheEntry {
 }
 
 const WINDOW_MS = 60_000;
+/** Every virtual key starts so (src/store/ids.ts); anything else is refused without touching the store. */
+const KEY_PREFIX = 'tg_';
+const MAX_KEY_LENGTH = 256;
 const liveCaches = new Set<Map<string, CacheEntry>>();
 
 /** Forget every cached key lookup in this process (after a revocation, tenant or policy change through this instance). */
@@ -164,6 +167,11 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
       }
     }
     if (secret === null) return errorResponse(c, rejection('invalid_api_key', true));
+    if (!secret.startsWith(KEY_PREFIX) || secret.length > MAX_KEY_LENGTH) {
+      // Cannot be one of our keys: no hashing, no store query, no cache entry; still a failed guess.
+      limiter.record(ip, now);
+      return errorResponse(c, rejection('invalid_api_key', false));
+    }
 
     const entry = cache.get(secret);
     let found: Lookup;

@@ -28,10 +28,18 @@ export function describeAdminApi(backend: Backend): void {
     let close: () => Promise<void>;
     const clock = createClock('2026-11-20T12:00:00Z');
     let app: App;
+    const changes: string[] = [];
 
     beforeAll(async () => {
       ({ store, close } = await backend.open());
-      app = createTestApp({ store, clock: clock.now });
+      app = createTestApp({
+        store,
+        clock: clock.now,
+        onPolicyChange: (id) => changes.push(id),
+        limiterStatus: async (t) => [
+          { period: 'month', mode: 'hard', limitPico: 500_000_000_000_000n, spentPico: BigInt(t.name.length) * 1_000_000n, resetsAt: new Date('2026-12-01T00:00:00Z') },
+        ],
+      });
     });
     afterAll(async () => close());
 
@@ -106,6 +114,17 @@ export function describeAdminApi(backend: Backend): void {
       const bad = await app.request('/admin/tenants', { method: 'POST', headers: admin(), body: '{"name":' });
       expect(bad.status).toBe(400);
       expect((await json(bad)).error).toMatchObject({ code: 'invalid_json' });
+    });
+
+    it('shows the limiter\'s budget state on GET /admin/tenants/:id and reports changes to onPolicyChange', async () => {
+      const t = await createTenant(app, 'Budgeted');
+      const got = await json(await app.request(`/admin/tenants/${t.id}`, { headers: admin() }));
+      expect(got.budgets).toEqual([{ period: 'month', mode: 'hard', limit_usd: '500.000000000000', spent_usd: '0.000008000000', resets_at: '2026-12-01T00:00:00.000Z' }]);
+      changes.length = 0;
+      await app.request(`/admin/tenants/${t.id}/policy`, { method: 'PUT', headers: admin(), body: JSON.stringify({}) });
+      await app.request(`/admin/tenants/${t.id}`, { method: 'PATCH', headers: admin(), body: JSON.stringify({ disabled: true }) });
+      await app.request(`/admin/tenants/${t.id}`, { method: 'DELETE', headers: admin() });
+      expect(changes).toEqual([t.id, t.id, t.id]);
     });
 
     it('stores a new policy version and returns it', async () => {

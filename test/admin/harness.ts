@@ -1,7 +1,7 @@
 // Test harness: a Hono app mounting the admin routes, key auth on /v1/*, /v1/spend and a probe route, over a real store.
 import { Hono } from 'hono';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { createAdminRoutes, createTenantSpendRoute } from '../../src/http/admin/routes.js';
+import { createAdminRoutes, createTenantSpendRoute, type AdminDeps } from '../../src/http/admin/routes.js';
 import { createKeyAuth, type AuthVariables } from '../../src/http/auth.js';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import type { Store } from '../../src/store/interface.js';
@@ -57,13 +57,15 @@ export interface HarnessOptions {
   ttlMs?: number;
   maxFailuresPerMinute?: number;
   clientIp?: string;
+  onPolicyChange?: (tenantId: string) => void;
+  limiterStatus?: AdminDeps['limiterStatus'];
 }
 
 export function createTestApp(o: HarnessOptions): Hono<{ Variables: AuthVariables }> {
   const config = testConfig();
   const clock = o.clock ?? (() => new Date());
   const app = new Hono<{ Variables: AuthVariables }>();
-  app.route('/admin', createAdminRoutes({ store: o.store, config, clock }));
+  app.route('/admin', createAdminRoutes({ store: o.store, config, clock, onPolicyChange: o.onPolicyChange, limiterStatus: o.limiterStatus }));
   app.use(
     '/v1/*',
     createKeyAuth({

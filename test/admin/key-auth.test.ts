@@ -115,6 +115,16 @@ describe('key auth', () => {
     expect((await from('198.51.100.7', k.secret)).status).toBe(200);
   });
 
+  it('refuses what cannot be a key without asking the store, counting it as a failure', async () => {
+    const inst = instrument(base);
+    const app = createTestApp({ store: inst.store, maxFailuresPerMinute: 3 });
+    for (const key of ['sk-openai-looking', `tg_${'x'.repeat(300)}`, 'Bearer']) {
+      expect((await app.request('/v1/whoami', { headers: { ...bearer(key), 'x-test-ip': '203.0.113.77' } })).status).toBe(401);
+    }
+    expect(inst.calls()).toBe(0);
+    expect((await app.request('/v1/whoami', { headers: { ...bearer('tg_x'), 'x-test-ip': '203.0.113.77' } })).status).toBe(429);
+  });
+
   it('missing keys do not count as failed guesses', async () => {
     const app = createTestApp({ store: base, maxFailuresPerMinute: 2 });
     for (let i = 0; i < 5; i++) expect((await app.request('/v1/whoami', { headers: { 'x-test-ip': '203.0.113.9' } })).status).toBe(401);
