@@ -1,0 +1,21 @@
+// The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
+import type { Store } from '../store/interface.js';
+import type { LedgerSink } from './ledger-writer.js';
+
+export function createStoreLedgerSink(store: Pick<Store, 'insertLedger'>): LedgerSink {
+  return { write: (events) => store.insertLedger(events) };
+}
+
+/**
+ * True for Postgres data and integrity errors (SQLSTATE classes 22 and 23): the same rows would fail again, so the
+ * writer isolates and sets them aside instead of retrying. Everything else (connection loss, timeouts, a missing
+ * table during a deploy) is transient and retried, never dropped. Looks through drizzle's wrapping (`cause`).
+ */
+export function isPermanentLedgerError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,156 @@
+// Append-only spool files for ledger events the database could not take: NDJSON, BigInt as strings, fsync per append.
+import { createReadStream } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, closeSync, fsyncSync } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { LedgerEvent } from './ledger-event.js';
+
+export const SPOOL_FILE = 'ledger-spool.ndjson';
+/** Events the database refused for good (data errors), kept for a human instead of retried forever. */
+export const REJECTED_FILE = 'ledger-rejected.ndjson';
+const REPLAY_PATTERN = /^ledger-spool\.(\d+)-(\d+)\.replay\.ndjson$/;
+
+const bigintFields = [
+  'costPico',
+  'baselineCostPico',
+  'savedResponseCachePico',
+  'savedPromptCachePico',
+  'savedOffPeakPico',
+] as const;
+
+/** One event as one JSON line; BigInt money as decimal strings, the start time as ISO 8601. */
+export function encodeLedgerEvent(ev: LedgerEvent): string {
+  return JSON.stringify(ev, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** Inverse of encodeLedgerEvent; throws on a line that is not a ledger event (e.g. torn by a crash mid-write). */
+export function decodeLedgerEvent(line: string): LedgerEvent {
+  const raw: unknown = JSON.parse(line);
+  if (typeof raw !== 'object' || raw === null) throw new Error('not an object');
+  const o = raw as Record<string, unknown>;
+  if (typeof o.requestId !== 'string' || typeof o.tenantId !== 'string' || typeof o.startedAt !== 'string') {
+    throw new Error('missing requestId, tenantId or startedAt');
+  }
+  const ev = { ...o, startedAt: new Date(o.startedAt) } as Record<string, unknown>;
+  if (Number.isNaN((ev.startedAt as Date).getTime())) throw new Error('bad startedAt');
+  for (const f of bigintFields) {
+    if (typeof o[f] !== 'string' || !/^-?\d+$/.test(o[f])) throw new Error(`bad ${f}`);
+    ev[f] = BigInt(o[f]);
+  }
+  return ev as unknown as LedgerEvent;
+}
+
+export interface SpoolFiles {
+  readonly dir: string;
+  /** Appends events to the active spool file and fsyncs it. */
+  append(events: readonly LedgerEvent[]): Promise<void>;
+  /** Same, synchronously: for events arriving after the writer closed (shutdown only). */
+  appendSync(events: readonly LedgerEvent[]): void;
+  /** Renames the active file aside (atomic) so that replay never races with new appends; returns files to replay, oldest first. */
+  rotate(): Promise<string[]>;
+  /** Events of a replay file in batches; undecodable lines go to onBadLine. */
+  read(file: string, batchSize: number, onBadLine: (line: string, err: unknown) => void): AsyncIterable<LedgerEvent[]>;
+  remove(file: string): Promise<void>;
+  /** Events (lines) currently in all spool files; read once at start. */
+  countAll(): Promise<number>;
+  reject(lines: readonly string[]): Promise<void>;
+}
+
+async function appendDurably(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'a');
+  try {
+    await fh.appendFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim() !== '') n += 1;
+  return n;
+}
+
+export function createSpoolFiles(dir: string): SpoolFiles {
+  const active = join(dir, SPOOL_FILE);
+  let rotations = 0;
+  let dirReady = false;
+  const ensureDir = async () => {
+    if (!dirReady) await mkdir(dir, { recursive: true });
+    dirReady = true;
+  };
+  const replayFiles = async () =>
+    (await readdir(dir))
+      .map((f) => ({ f, m: REPLAY_PATTERN.exec(f) }))
+      .filter((x) => x.m !== null)
+      .sort((a, b) => Number(a.m![1]) - Number(b.m![1]) || Number(a.m![2]) - Number(b.m![2]))
+      .map((x) => join(dir, x.f));
+
+  return {
+    dir,
+    async append(events) {
+      if (events.length === 0) return;
+      await ensureDir();
+      // Every line ends with \n, and a torn line from a crash is never appended to (files rotate before replay).
+      await appendDurably(active, events.map((e) => `${encodeLedgerEvent(e)}\n`).join(''));
+    },
+    appendSync(events) {
+      if (events.length === 0) return;
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(active, events.map((e) => `${encodeLedgerEvent(e)}\n`).join(''), 'utf8');
+      const fd = openSync(active, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    async rotate() {
+      await ensureDir();
+      const size = await stat(active).then((s) => s.size, () => 0);
+      if (size > 0) {
+        rotations += 1;
+        await rename(active, join(dir, `ledger-spool.${Date.now()}-${rotations}.replay.ndjson`));
+      }
+      return replayFiles();
+    },
+    async *read(file, batchSize, onBadLine) {
+      const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+      let batch: LedgerEvent[] = [];
+      for await (const line of rl) {
+        if (line.trim() === '') continue;
+        try {
+          batch.push(decodeLedgerEvent(line));
+        } catch (e) {
+          onBadLine(line, e);
+          continue;
+        }
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    },
+    async remove(file) {
+      await unlink(file).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    },
+    async countAll() {
+      await ensureDir();
+      const files = [...(await replayFiles()), active];
+      let n = 0;
+      for (const f of files) n += await countLines(f).catch(() => 0);
+      return n;
+    },
+    async reject(lines) {
+      if (lines.length === 0) return;
+      await ensureDir();
+      await appendDurably(join(dir, REJECTED_FILE), lines.map((l) => `${l}\n`).join(''));
+    },
+  };
+}

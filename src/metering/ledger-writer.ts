@@ -1,0 +1,269 @@
+// Batched, spooled, idempotent ledger writer: requests enqueue events synchronously; batches go to the database off
+// the request path; when the database is unreachable, batches go to an append-only spool file and are replayed later.
+//
+// What a SIGKILL (or power loss) can lose, and nothing more:
+//   - the in-memory queue: normally under `batchSize` events or `flushIntervalMs` of traffic, never more than
+//     `maxQueue` events (a full queue spills to the spool);
+//   - the batch being written at that instant, if the database had not committed it yet (at most `batchSize`);
+//   - a spool append not yet fsynced (at most the events of that append).
+// Everything acknowledged by the database or fsynced to the spool survives; a crash mid-replay only causes a
+// re-replay, which the unique request id makes harmless. See docs/ledger.md.
+import type { LedgerEvent } from './ledger-event.js';
+import { createSpoolFiles, encodeLedgerEvent } from './ledger-spool.js';
+
+export interface LedgerSink {
+  /** Writes a batch in one statement; must be idempotent on requestId (a replayed event is ignored). */
+  write(events: readonly LedgerEvent[]): Promise<void>;
+}
+
+export interface LedgerLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+}
+
+export interface LedgerWriterStats {
+  /** Events in memory, not yet written nor spooled. */
+  queued: number;
+  /** Events in spool files, waiting for replay. */
+  spooled: number;
+  /** Events the sink accepted since start (replays included). */
+  written: number;
+}
+
+export interface LedgerWriterOptions {
+  sink: LedgerSink;
+  spoolDir: string;
+  batchSize: number;
+  flushIntervalMs: number;
+  maxQueue: number;
+  logger?: LedgerLogger;
+  onStats?: (s: { queued: number; spooled: number }) => void;
+  /** A failure that retrying cannot cure (bad data): the batch is split to isolate the event, which is set aside. */
+  isPermanentError?: (e: unknown) => boolean;
+  /** A write taking longer counts as failed and its batch is spooled (a late commit is harmless: replays are idempotent). Default 30 s. */
+  writeTimeoutMs?: number;
+  /** Backoff between attempts while the sink fails (defaults 500 ms doubling to 30 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  now?: () => number;
+}
+
+export interface LedgerWriter {
+  /** Never blocks, never throws. */
+  enqueue(ev: LedgerEvent): void;
+  /** Writes (or, if the sink fails, spools) everything queued now, and retries the spool once regardless of backoff. */
+  flush(): Promise<void>;
+  /** Stops the timer and flushes; afterwards enqueue appends straight to the spool. */
+  close(): Promise<void>;
+  stats(): LedgerWriterStats;
+}
+
+const silent: LedgerLogger = { warn: () => {}, error: () => {}, info: () => {} };
+
+/** A serial lane: tasks run one after another; a failing task is logged and does not stop the lane. */
+function createLane(logger: LedgerLogger, what: string) {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    run(task: () => Promise<void>): Promise<void> {
+      const p = tail.then(task).catch((e: unknown) => logger.error({ err: e }, `ledger ${what} failed`));
+      tail = p;
+      return p;
+    },
+    idle: () => tail,
+  };
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`ledger sink write timed out after ${ms} ms`)), ms);
+  });
+  // A write that loses the race may still reject later: observe it so it never becomes an unhandled rejection.
+  p.catch(() => {});
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
+  const { sink, batchSize, maxQueue } = options;
+  const logger = options.logger ?? silent;
+  const now = options.now ?? Date.now;
+  const retryMin = options.retryMinMs ?? 500;
+  const retryMax = options.retryMaxMs ?? 30_000;
+  const isPermanent = options.isPermanentError ?? (() => false);
+  const spool = createSpoolFiles(options.spoolDir);
+  // Two lanes so that spilling a full queue to disk never waits behind a database write stuck in a connect timeout.
+  const sinkLane = createLane(logger, 'write');
+  const fileLane = createLane(logger, 'spool');
+
+  let queue: LedgerEvent[] = [];
+  let spooled = 0;
+  let written = 0;
+  let retryAt = 0;
+  let backoff = retryMin;
+  let sinkDown = false;
+  let pending: 'size' | 'tick' | null = null;
+  let closed = false;
+
+  // First task of the file lane: count what a previous run left, before any new append adds to it.
+  const scanned = fileLane.run(async () => {
+    spooled += await spool.countAll();
+  });
+
+  const report = () => options.onStats?.({ queued: queue.length, spooled });
+
+  function toSpool(events: LedgerEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return fileLane.run(async () => {
+      try {
+        await spool.append(events);
+        spooled += events.length;
+      } catch (e) {
+        // Disk full or not writable: the events stay in memory (bounded by the next spill) rather than vanish.
+        logger.error({ err: e, events: events.length }, 'ledger spool append failed; keeping events in memory');
+        queue = events.concat(queue).slice(0, maxQueue * 2);
+      }
+      report();
+    });
+  }
+
+  function succeeded(): void {
+    if (sinkDown) logger.info({ spooled }, 'ledger sink is back');
+    sinkDown = false;
+    backoff = retryMin;
+    retryAt = 0;
+  }
+
+  function failed(e: unknown): void {
+    if (!sinkDown) logger.warn({ err: e }, 'ledger sink failed; spooling events to disk');
+    sinkDown = true;
+    retryAt = now() + backoff;
+    backoff = Math.min(retryMax, backoff * 2);
+  }
+
+  /** Writes a batch; a permanent error is narrowed down by halving until the offending events are set aside. */
+  async function writeBatch(batch: LedgerEvent[]): Promise<void> {
+    try {
+      await withTimeout(sink.write(batch), options.writeTimeoutMs ?? 30_000);
+      written += batch.length;
+    } catch (e) {
+      if (!isPermanent(e)) throw e;
+      if (batch.length === 1) {
+        logger.error({ err: e, requestId: batch[0].requestId }, 'ledger event refused by the database; set aside');
+        await fileLane.run(() => spool.reject([encodeLedgerEvent(batch[0])]));
+        return;
+      }
+      const mid = batch.length >> 1;
+      await writeBatch(batch.slice(0, mid));
+      await writeBatch(batch.slice(mid));
+    }
+  }
+
+  /** Replays every spool file; false when the sink failed (the file stays for the next attempt). */
+  async function replay(): Promise<boolean> {
+    let files: string[] = [];
+    await fileLane.run(async () => {
+      files = await spool.rotate();
+    });
+    for (const file of files) {
+      let n = 0;
+      const bad: string[] = [];
+      try {
+        for await (const batch of spool.read(file, batchSize, (line) => bad.push(line))) {
+          await writeBatch(batch);
+          n += batch.length;
+        }
+      } catch (e) {
+        failed(e);
+        return false;
+      }
+      if (bad.length > 0) {
+        logger.error({ lines: bad.length, file }, 'undecodable ledger spool lines set aside (torn by a crash?)');
+        await fileLane.run(() => spool.reject(bad));
+      }
+      await spool.remove(file);
+      spooled = Math.max(0, spooled - n - bad.length);
+      if (n > 0) logger.info({ events: n }, 'ledger spool replayed');
+    }
+    return true;
+  }
+
+  /** size: only full batches (more events are coming); tick: everything queued; force: everything, ignoring backoff. */
+  type PumpMode = 'size' | 'tick' | 'force';
+
+  async function pump(mode: PumpMode): Promise<void> {
+    await scanned;
+    if (mode !== 'force' && now() < retryAt) {
+      // Sink down and not yet time to retry: make queued events durable instead of holding them in memory.
+      await toSpool(queue.splice(0));
+      return;
+    }
+    if (spooled > 0 && !(await replay())) {
+      await toSpool(queue.splice(0));
+      return;
+    }
+    while (queue.length > 0 && (mode !== 'size' || queue.length >= batchSize)) {
+      const batch = queue.splice(0, batchSize);
+      try {
+        await writeBatch(batch);
+      } catch (e) {
+        failed(e);
+        await toSpool(batch.concat(queue.splice(0)));
+        return;
+      }
+    }
+    succeeded();
+  }
+
+  /** Schedules one pump; requests made before it starts merge into it (a tick wins over a size trigger). */
+  function kick(mode: 'size' | 'tick'): void {
+    if (pending !== null) {
+      if (mode === 'tick') pending = 'tick';
+      return;
+    }
+    pending = mode;
+    void sinkLane.run(async () => {
+      const m = pending ?? mode;
+      pending = null;
+      await pump(m);
+      report();
+    });
+  }
+
+  const timer = setInterval(() => kick('tick'), options.flushIntervalMs);
+  timer.unref();
+  kick('size'); // replays a spool left by a previous run (and writes only full batches)
+
+  async function flush(): Promise<void> {
+    await sinkLane.run(() => pump('force'));
+    await fileLane.idle();
+    report();
+  }
+
+  return {
+    enqueue(ev) {
+      try {
+        if (closed) {
+          spool.appendSync([ev]);
+          spooled += 1;
+          return;
+        }
+        queue.push(ev);
+        if (queue.length >= maxQueue) void toSpool(queue.splice(0));
+        else if (queue.length >= batchSize) kick('size');
+      } catch (e) {
+        logger.error({ err: e, requestId: ev.requestId }, 'ledger enqueue failed');
+      }
+    },
+    flush,
+    async close() {
+      clearInterval(timer);
+      await flush();
+      // Events enqueued while flushing: flush again until none arrived in between, then switch to direct spooling.
+      while (queue.length > 0) await flush();
+      closed = true;
+      await fileLane.idle();
+    },
+    stats: () => ({ queued: queue.length, spooled, written }),
+  };
+}
