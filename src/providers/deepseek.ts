@@ -28,6 +28,11 @@ export function prepareDeepSeekChat(body: JsonObject, req: ChatRequest): JsonObj
       param: 'response_format',
     });
   }
+  // DeepSeek documents max_tokens only; the newer OpenAI name is carried over to it.
+  if (body.max_completion_tokens != null) {
+    body.max_tokens ??= body.max_completion_tokens;
+    delete body.max_completion_tokens;
+  }
   const effort = req.reasoning_effort;
   if (effort === 'none') {
     delete body.reasoning_effort;

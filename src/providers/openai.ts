@@ -26,6 +26,25 @@ function tenantCacheKey(tenantId: string): string {
   return `tg-${createHash('sha256').update(tenantId).digest('base64url').slice(0, 22)}`;
 }
 
+/**
+ * Normalises a request that may have been written for another provider: `max_tokens` becomes
+ * `max_completion_tokens` (the only one reasoning models accept, and equivalent elsewhere); DeepSeek's `thinking`
+ * switch and `reasoning_content` in history are not OpenAI fields (OpenAI rejects unknown top-level fields).
+ */
+export function prepareOpenAIChat(body: JsonObject): JsonObject {
+  if (body.max_tokens != null && body.max_completion_tokens == null) body.max_completion_tokens = body.max_tokens;
+  delete body.max_tokens;
+  delete body.thinking;
+  if (Array.isArray(body.messages)) {
+    body.messages = body.messages.map((m: unknown) => {
+      if (!m || typeof m !== 'object' || !('reasoning_content' in m)) return m;
+      const { reasoning_content: _drop, ...rest } = m as JsonObject;
+      return rest;
+    });
+  }
+  return body;
+}
+
 export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIProvider {
   const base = createOpenAICompatibleProvider({
     name: 'openai',
@@ -35,7 +54,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIProv
     hooks: {
       prepareChat(body, _req, ctx) {
         if (ctx.tenantId && body.prompt_cache_key == null) body.prompt_cache_key = tenantCacheKey(ctx.tenantId);
-        return body;
+        return prepareOpenAIChat(body);
       },
     },
   });

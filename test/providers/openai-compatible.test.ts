@@ -4,7 +4,7 @@ import { chatRequestSchema, embeddingRequestSchema, type Usage } from '../../src
 import { GatewayError } from '../../src/errors.js';
 import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '../../src/providers/deepseek.js';
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
-import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { createOpenAIProvider, prepareOpenAIChat } from '../../src/providers/openai.js';
 import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
 import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
 
@@ -139,6 +139,27 @@ describe('OpenAI adapter upstream body', () => {
     expect(r.usageSource).toBe('estimated');
     expect(r.response.usage.prompt_tokens).toBeGreaterThan(0);
     expect((server.requests[0].json as Record<string, unknown>).model).toBe('e-up');
+  });
+});
+
+describe('request normalisation per provider', () => {
+  it.each([
+    [{ max_tokens: 9 }, { max_completion_tokens: 9 }],
+    [{ max_tokens: 9, max_completion_tokens: 5 }, { max_completion_tokens: 5 }],
+    [{ thinking: { type: 'enabled' } }, {}],
+    [
+      { messages: [{ role: 'assistant', content: 'a', reasoning_content: 'r' }, { role: 'user', content: 'u' }] },
+      { messages: [{ role: 'assistant', content: 'a' }, { role: 'user', content: 'u' }] },
+    ],
+  ])('OpenAI %j → %j', (body, expected) => {
+    expect(prepareOpenAIChat({ ...body })).toEqual(expected);
+  });
+
+  it.each([
+    [{ max_completion_tokens: 9 }, { max_tokens: 9 }],
+    [{ max_completion_tokens: 9, max_tokens: 4 }, { max_tokens: 4 }],
+  ])('DeepSeek %j → %j', (body, expected) => {
+    expect(prepareDeepSeekChat({ ...body }, req())).toEqual(expected);
   });
 });
 
