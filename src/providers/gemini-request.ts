@@ -118,8 +118,15 @@ function assistantParts(m: Extract<ChatMessage, { role: 'assistant' }>, i: numbe
     if (signature) part.thoughtSignature = signature;
     parts.push(part);
   });
+  // Calls that did not come from Gemini (another provider served that turn) carry no signature; Gemini 3 would refuse
+  // the turn, so its first call gets the documented dummy that skips validation. Gemini's own turns are left as they came.
+  const calls = parts.filter((p) => p.functionCall);
+  if (calls.length > 0 && calls.every((p) => p.thoughtSignature === undefined)) calls[0].thoughtSignature = FOREIGN_CALL_SIGNATURE;
   return parts;
 }
+
+/** Gemini's documented placeholder for function calls it did not produce (ai.google.dev/gemini-api/docs/thought-signatures). */
+export const FOREIGN_CALL_SIGNATURE = 'skip_thought_signature_validator';
 
 function pushContent(contents: GeminiContent[], role: GeminiContent['role'], parts: GeminiPart[]): void {
   if (parts.length === 0) return;

@@ -4,6 +4,7 @@ import { embeddingRequestSchema } from '../../src/api/openai.js';
 import { GatewayError } from '../../src/errors.js';
 import { geminiErrorFromEvent, geminiErrorFromHttp, parseRetryDelay } from '../../src/providers/gemini-errors.js';
 import { createGeminiProvider, type GeminiProvider } from '../../src/providers/gemini.js';
+import { makeToolCallId } from '../../src/providers/gemini-ids.js';
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
@@ -54,7 +55,7 @@ describe('finish reasons through the simulator', () => {
 });
 
 describe('thought signatures', () => {
-  it('a tool call id stripped of its signature is refused by Gemini 3 rules (400), the full id passes', async () => {
+  it('the signature in the id is what Gemini gets back: tampered → 400, intact → ok, foreign id → placeholder → ok', async () => {
     const first = [{ role: 'user', content: 'Weather in Oslo?' }];
     const c = await gemini.chat(chatReq(MODEL, { messages: first, tools: weatherTools, tool_choice: 'required' }), ctxFor(MODEL));
     const call = c.choices[0].message.tool_calls?.[0];
@@ -65,11 +66,12 @@ describe('thought signatures', () => {
         messages: [...first, { role: 'assistant', content: null, tool_calls: [{ ...call, id }] }, { role: 'tool', tool_call_id: id, content: 'sunny' }],
         tools: weatherTools,
       });
-    const stripped = call.id.slice(0, call.id.indexOf('.'));
-    const e = await upstreamError(gemini.chat(turn(stripped), ctxFor(MODEL)));
+    const bare = call.id.slice(0, call.id.indexOf('.'));
+    const tampered = makeToolCallId('x', 0, 0, 'not-the-signature-gemini-issued');
+    const e = await upstreamError(gemini.chat(turn(tampered), ctxFor(MODEL)));
     expect([e.kind, e.status, e.retryable]).toEqual(['http', 400, false]);
-    const ok = await gemini.chat(turn(call.id), ctxFor(MODEL));
-    expect(ok.choices[0].finish_reason).toBe('stop');
+    expect((await gemini.chat(turn(call.id), ctxFor(MODEL))).choices[0].finish_reason).toBe('stop');
+    expect((await gemini.chat(turn(bare), ctxFor(MODEL))).choices[0].finish_reason).toBe('stop');
   });
 
   it('tool_choice none → no tool call', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chatRequestSchema, type ChatRequest } from '../../src/api/openai.js';
 import { GatewayError } from '../../src/errors.js';
 import { makeToolCallId, signatureFromToolCallId } from '../../src/providers/gemini-ids.js';
-import { buildGeminiRequest, thinkingConfigFor } from '../../src/providers/gemini-request.js';
+import { buildGeminiRequest, FOREIGN_CALL_SIGNATURE, thinkingConfigFor } from '../../src/providers/gemini-request.js';
 
 const noFetch = async (_url: string, param: string): Promise<never> => {
   throw new GatewayError('unsupported_parameter', 'no fetch in this test', { param });
@@ -80,6 +80,25 @@ describe('messages', () => {
         { functionResponse: { name: 'get_time', response: { result: '[1,2]' } } },
       ],
     });
+  });
+
+  it('calls from another provider (no signature) get the documented placeholder on the first call only', async () => {
+    const { body } = await build({
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_openai1', type: 'function', function: { name: 'a', arguments: '{}' } },
+            { id: 'call_openai2', type: 'function', function: { name: 'b', arguments: '{}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_openai1', content: 'r1' },
+        { role: 'tool', tool_call_id: 'call_openai2', content: 'r2' },
+      ],
+    });
+    expect(body.contents[1].parts.map((p) => p.thoughtSignature)).toEqual([FOREIGN_CALL_SIGNATURE, undefined]);
   });
 
   it('a tool message whose id matches no earlier call → 400 naming tool_call_id', async () => {
