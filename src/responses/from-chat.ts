@@ -1,9 +1,10 @@
 // Translates a Chat Completions result into a Responses API Response object (non-streaming path, and shared helpers).
 import type { AssistantMessage, ChatCompletion, FinishReason, Usage } from '../api/openai.js';
 import { newId } from './ids.js';
-import { shouldStore } from './schema.js';
+import { shouldStore, type TextFormat } from './schema.js';
 import type {
   EchoedFunctionTool,
+  EchoedTextFormat,
   OutputFunctionCall,
   OutputItem,
   OutputMessage,
@@ -108,7 +109,7 @@ export function baseResponse(ctx: ResponseContext, status: ResponseStatus): Resp
     store: ctx.store ?? shouldStore(req),
     temperature: req.temperature ?? 1,
     top_p: req.top_p ?? 1,
-    text: { format: req.text?.format ?? { type: 'text' }, verbosity: req.text?.verbosity ?? 'medium' },
+    text: { format: echoFormat(req.text?.format), verbosity: req.text?.verbosity ?? 'medium' },
     tool_choice: req.tool_choice ?? 'auto',
     tools: (req.tools ?? []).map(
       (t): EchoedFunctionTool => ({
@@ -123,9 +124,21 @@ export function baseResponse(ctx: ResponseContext, status: ResponseStatus): Resp
     truncation: req.truncation ?? 'disabled',
     usage: null,
     metadata: req.metadata ?? {},
-    user: req.user ?? null,
+    ...(req.user ? { user: req.user } : {}),
     safety_identifier: req.safety_identifier ?? null,
     prompt_cache_key: req.prompt_cache_key ?? null,
     service_tier: req.service_tier ?? 'auto',
+  };
+}
+
+function echoFormat(f: TextFormat | null | undefined): EchoedTextFormat {
+  if (!f || f.type === 'text') return { type: 'text' };
+  if (f.type === 'json_object') return { type: 'json_object' };
+  return {
+    type: 'json_schema',
+    name: f.name,
+    schema: f.schema,
+    ...(f.description ? { description: f.description } : {}),
+    strict: f.strict ?? null,
   };
 }

@@ -166,7 +166,7 @@ export const responsesRequestSchema = z.looseObject({
   user: z.string().nullish(),
   safety_identifier: z.string().nullish(),
   prompt_cache_key: z.string().nullish(),
-  service_tier: z.string().nullish(),
+  service_tier: z.enum(['auto', 'default', 'flex', 'scale', 'priority']).nullish(),
   truncation: z.enum(['auto', 'disabled']).nullish(),
   include: z.array(z.string()).nullish(),
   background: unsupported,

@@ -1,12 +1,13 @@
 // Types of what Tollgate sends back on the Responses API: the Response object, its output items and the stream events.
 // Typed, not validated: they come from our own translation. Shapes follow openai-node src/resources/responses/responses.ts.
-import type { ResponsesRequest, ResponsesToolChoice, TextFormat } from './schema.js';
+import type { ResponsesRequest, ResponsesToolChoice } from './schema.js';
 
 export interface OutputText {
   type: 'output_text';
   text: string;
-  annotations: unknown[];
-  logprobs?: unknown[];
+  /** Always empty: no upstream here produces citations. */
+  annotations: never[];
+  logprobs?: never[];
 }
 
 export interface OutputRefusal {
@@ -70,6 +71,11 @@ export interface EchoedFunctionTool {
   strict: boolean | null;
 }
 
+export type EchoedTextFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean | null };
+
 export interface ResponseObject {
   id: string;
   object: 'response';
@@ -85,20 +91,23 @@ export interface ResponseObject {
   output: OutputItem[];
   parallel_tool_calls: boolean;
   previous_response_id: string | null;
-  reasoning: { effort: string | null; summary: string | null };
+  reasoning: {
+    effort: NonNullable<NonNullable<ResponsesRequest['reasoning']>['effort']> | null;
+    summary: NonNullable<NonNullable<ResponsesRequest['reasoning']>['summary']> | null;
+  };
   store: boolean;
   temperature: number;
   top_p: number;
-  text: { format: TextFormat; verbosity?: string | null };
+  text: { format: EchoedTextFormat; verbosity?: 'low' | 'medium' | 'high' | null };
   tool_choice: ResponsesToolChoice;
   tools: EchoedFunctionTool[];
   truncation: 'auto' | 'disabled';
   usage: ResponseUsage | null;
   metadata: Record<string, string>;
-  user: string | null;
+  user?: string;
   safety_identifier: string | null;
   prompt_cache_key: string | null;
-  service_tier: string | null;
+  service_tier: NonNullable<ResponsesRequest['service_tier']> | null;
 }
 
 /** What a translation needs besides the chat result: the ids and time of this response and the request it answers. */
@@ -146,8 +155,8 @@ export type ResponseStreamEvent =
   | ItemEvent<'response.output_item.done'>
   | PartEvent<'response.content_part.added'>
   | PartEvent<'response.content_part.done'>
-  | (Seq & Located & { type: 'response.output_text.delta'; content_index: number; delta: string; logprobs: unknown[] })
-  | (Seq & Located & { type: 'response.output_text.done'; content_index: number; text: string; logprobs: unknown[] })
+  | (Seq & Located & { type: 'response.output_text.delta'; content_index: number; delta: string; logprobs: never[] })
+  | (Seq & Located & { type: 'response.output_text.done'; content_index: number; text: string; logprobs: never[] })
   | (Seq & Located & { type: 'response.refusal.delta'; content_index: number; delta: string })
   | (Seq & Located & { type: 'response.refusal.done'; content_index: number; refusal: string })
   | (Seq & Located & { type: 'response.function_call_arguments.delta'; delta: string })
