@@ -66,6 +66,8 @@ export interface Metrics {
   rateLimited(tenant: string | null, limit: string): void;
   /** Budget gauges in pico-USD (exported as USD); a null limit removes the limit series. Tenants past the cap are not exported. */
   setBudget(tenant: string, period: BudgetPeriod, limitPico: bigint | null, spentPico: bigint): void;
+  /** Drops both budget series of a tenant and period (budget removed from the policy, tenant deleted). */
+  clearBudget(tenant: string, period: BudgetPeriod): void;
   setLedgerStats(stats: LedgerStats): void;
   setRedisUp(up: boolean): void;
   setCircuit(provider: string, model: string, open: boolean): void;
@@ -241,6 +243,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (limitPico === null) budgetLimit.remove(label, period);
       else budgetLimit.set({ tenant: label, period }, picoToUsdNumber(limitPico));
       budgetSpent.set({ tenant: label, period }, picoToUsdNumber(spentPico));
+    },
+    clearBudget(tenant, period) {
+      const label = tenantOf(tenant);
+      if (label === OTHER) return;
+      budgetLimit.remove(label, period);
+      budgetSpent.remove(label, period);
     },
     setLedgerStats(stats) {
       ledgerQueue.set(stats.queued);
