@@ -4,7 +4,7 @@ import {
   checkSignatures, geminiCandidateTokens, geminiUsage, lastUserText, prepareGemini, thoughtSignature,
   type GeminiContent, type GeminiPart, type PreparedGemini,
 } from './gemini-chat.js';
-import { authErrorBody, geminiErrorBody, sendJson, StreamWriter } from './http-out.js';
+import { authErrorBody, dropConnection, geminiErrorBody, sendJson, StreamWriter } from './http-out.js';
 import { applyFault, type Route, type RouteContext } from './server.js';
 import type { Fault, SimRecord } from './types.js';
 import { isRecord, sleep } from './util.js';
@@ -139,7 +139,7 @@ async function handleGenerate(ctx: RouteContext, stream: boolean): Promise<void>
   res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
   if (fault?.type === 'cut') {
     res.write(text.slice(0, Math.floor(text.length / 2)));
-    res.destroy();
+    dropConnection(res);
   } else res.end(text);
   const thoughts = p.plan.reasoningTokens;
   state.record({ ...recordBase, status: 200, completionTokens: geminiCandidateTokens(p) + thoughts, reasoningTokens: thoughts, aborted: false });

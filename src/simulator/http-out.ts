@@ -117,6 +117,17 @@ export class StreamWriter {
 
   /** Drops the connection without a proper end (a cut stream). */
   destroy(): void {
-    this.res.destroy();
+    dropConnection(this.res);
   }
+}
+
+/**
+ * Closes the connection after what was written so far reaches the client, without finishing the HTTP message:
+ * the client sees a body cut short. (destroy() alone would discard bytes still queued on the socket.)
+ */
+export function dropConnection(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  socket.end();
+  setTimeout(() => socket.destroy(), 100).unref();
 }

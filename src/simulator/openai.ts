@@ -1,7 +1,7 @@
 // OpenAI and DeepSeek endpoints: auth, validation, faults, then the chat answer as JSON or as an SSE stream; models lists.
 import { chatRequestSchema, type ChatRequest } from '../api/openai.js';
 import { faultFromText, parseFaultSpec, faultName } from './faults.js';
-import { authErrorBody, openaiErrorBody, sendJson, StreamWriter } from './http-out.js';
+import { authErrorBody, dropConnection, openaiErrorBody, sendJson, StreamWriter } from './http-out.js';
 import { chunkEvents, completionBody, isOpenAIReasoningModel, messageText, prepareOpenAIChat, type OpenAIFlavor, type PreparedChat } from './openai-chat.js';
 import { applyFault, type Route, type RouteContext } from './server.js';
 import type { Fault, SimRecord } from './types.js';
@@ -110,7 +110,7 @@ async function handleChat(ctx: RouteContext, flavor: OpenAIFlavor): Promise<void
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   if (fault?.type === 'cut') {
     res.write(text.slice(0, Math.floor(text.length / 2)));
-    res.destroy();
+    dropConnection(res);
   } else {
     res.end(text);
   }
