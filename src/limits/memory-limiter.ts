@@ -1,4 +1,5 @@
 // The in-process Limiter: the Redis limiter's semantics (leaky buckets, reservations, tombstones) for one instance.
+import { GatewayError } from '../errors.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
 import {
   applicableLimits,
@@ -9,8 +10,9 @@ import {
   counterId,
   type ApplicableLimit,
   type LimitReading,
-  rateStateOf,
   MAX_RESERVE_PICO,
+  rateStateOf,
+  seedUnavailable,
   WINDOW_MS,
 } from './shared.js';
 
@@ -98,9 +100,14 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): Limiter {
         if (!p) {
           p = options
             .seeder(tenantId, spec.periodStart)
-            .then((value) => {
-              if (!liveCounter(t, id, now)) t.counters.set(id, { value, expiresAt: counterExpiry(spec) });
-            })
+            .then(
+              (value) => {
+                if (!liveCounter(t, id, now)) t.counters.set(id, { value, expiresAt: counterExpiry(spec) });
+              },
+              (err: unknown) => {
+                throw err instanceof GatewayError ? err : seedUnavailable(err);
+              },
+            )
             .finally(() => seeding.delete(k));
           seeding.set(k, p);
         }

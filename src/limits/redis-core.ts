@@ -53,6 +53,14 @@ function asReply(v: unknown): Reply {
 
 const enc = (s: string) => encodeURIComponent(s);
 
+/** The ledger (not Redis) failed while seeding a counter: not a Redis outage. */
+export class SeedError extends Error {
+  constructor(cause: unknown) {
+    super(`cannot seed budget counters from the ledger: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'SeedError';
+  }
+}
+
 /** Every key of a tenant carries the hash tag {t:<tenant>}: one Cluster slot per tenant, so one script sees them all. */
 export function tenantKeys(prefix: string, tenantId: string) {
   const p = `${prefix}:{t:${enc(tenantId)}}:`;
@@ -81,7 +89,11 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
     await Promise.all(
       reply.slice(1).map(async (i) => {
         const idx = Number(i) - 1;
-        seeds[idx] = (await seeder(tenantId, budgets[idx].periodStart)).toString();
+        try {
+          seeds[idx] = (await seeder(tenantId, budgets[idx].periodStart)).toString();
+        } catch (err) {
+          throw new SeedError(err);
+        }
       }),
     );
     return seeds;

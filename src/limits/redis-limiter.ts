@@ -3,8 +3,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
 import { createMemoryLimiter } from './memory-limiter.js';
-import { createRedisCoreLimiter } from './redis-core.js';
-import { counterId } from './shared.js';
+import { createRedisCoreLimiter, SeedError } from './redis-core.js';
+import { counterId, seedUnavailable } from './shared.js';
 
 export type LimiterStatus = 'up' | 'degraded' | 'down';
 
@@ -86,7 +86,11 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
       const known = lastKnown.get(`${tenantId}\n${period}`);
       if (known && known.id === counterId({ period, periodStart: since })) return known.spent;
     }
-    return options.seeder(tenantId, since);
+    try {
+      return await options.seeder(tenantId, since);
+    } catch (err) {
+      throw seedUnavailable(err);
+    }
   };
 
   function outage(err: unknown): void {
@@ -159,6 +163,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
         result = await core.admit(req);
       } catch (err) {
         if (err instanceof RangeError) throw err;
+        if (err instanceof SeedError) throw seedUnavailable(err);
         outage(err);
         // A timed-out script may still run on Redis later: release whatever it reserved unless this request goes ahead.
         const release = { ...releaseOf(req), budgets: [] };
@@ -197,6 +202,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
           remember(tenantId, states, budgets);
           return states;
         } catch (err) {
+          if (err instanceof SeedError) throw seedUnavailable(err);
           outage(err);
         }
       }

@@ -1,4 +1,5 @@
 // What the Redis and in-process limiters share: which limits apply to a request, the header state, bounds and key names.
+import { GatewayError } from '../errors.js';
 import type { AdmitRequest, BudgetSpec, BudgetState, RateLimitState } from './interface.js';
 
 /** Rate limits are per minute. */
@@ -87,4 +88,12 @@ export function counterExpiry(spec: BudgetSpec): number {
 /** Time until a refused budget resets. */
 export function budgetRetryMs(spec: BudgetSpec, now: number): number {
   return Math.max(0, spec.periodEnd.getTime() - now);
+}
+
+/** Neither Redis nor the ledger can say what was spent: refuse rather than guess (a guess could overspend). */
+export function seedUnavailable(err: unknown): GatewayError {
+  return new GatewayError('service_unavailable', 'Budgets cannot be checked right now; retry shortly.', {
+    headers: { 'retry-after': '1' },
+    cause: err,
+  });
 }

@@ -1,6 +1,7 @@
 // The Limiter contract: one suite, run against the Redis limiter (real Redis) and the in-process limiter.
 import { describe, expect, it } from 'vitest';
 import type { Limiter, SpendSeeder } from '../../src/limits/interface.js';
+import { isGatewayError } from '../../src/errors.js';
 import { uniqueId } from '../support/services.js';
 import { daySpec, monthSpec, request, settlement, T0, tableSeeder } from './support/requests.js';
 
@@ -199,6 +200,24 @@ export function limiterContract(name: string, factory: LimiterFactory): void {
       // A request in flight during the reset is charged its actual cost, its old reservation is not taken back.
       await limiter.settle(settlement(inflight, 7n));
       expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(507n);
+      await limiter.close();
+    });
+
+    it('answers 503 when a counter is missing and the ledger cannot be read, reserving nothing', async () => {
+      let broken = true;
+      const seeder: SpendSeeder = async () => {
+        if (broken) throw new Error('ledger down');
+        return 0n;
+      };
+      const limiter = await factory({ seeder, reservationTtlS: 900, now: () => T0 });
+      const tenantId = uniqueId('lt');
+      const budgets = [daySpec(T0, 100n)];
+      const err = await limiter.admit(request({ tenantId, budgets, reservePico: 60n, tenant: { rpm: 1 } })).catch((e: unknown) => e);
+      expect(isGatewayError(err) ? [err.status, err.code] : err).toEqual([503, 'service_unavailable']);
+      expect(limiter.status).toBe('up');
+      broken = false;
+      const a = await limiter.admit(request({ tenantId, budgets, reservePico: 60n, tenant: { rpm: 1 } }));
+      expect(a.ok && a.budgets[0].spentPico).toBe(60n);
       await limiter.close();
     });
 
