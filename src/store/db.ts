@@ -9,6 +9,8 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** A Store that also exposes its drizzle handle (readiness checks, tests, one-off admin queries). */
 export interface SqlStore extends Store {
   readonly db: Db;
+  /** Deletes stored responses past their expiry (already invisible to getResponse); returns how many. Run it now and then. */
+  purgeExpiredResponses(): Promise<number>;
 }
 
 export interface TenantRow {

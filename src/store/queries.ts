@@ -1,5 +1,5 @@
 // Store operations written once against drizzle's Postgres dialect; both backends (postgres.js, PGlite) use them.
-import { and, asc, count, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { LedgerEvent } from '../metering/ledger-event.js';
 import type { Policy } from '../routing/policy.js';
 import { type Db, toKey, toTenant } from './db.js';
@@ -8,8 +8,11 @@ import type { Store, StoredResponse, Tenant } from './interface.js';
 import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
 import { createSpendQuery } from './spend-query.js';
 
-/** Everything in Store except what depends on the driver (kind, migrate, ping, close). */
-export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'>;
+/** Everything in Store except what depends on the driver (kind, migrate, ping, close), plus housekeeping. */
+export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'> & {
+  /** Deletes stored responses past their expiry (they are already invisible); returns how many. */
+  purgeExpiredResponses(): Promise<number>;
+};
 
 /** Rows per INSERT statement: 28 parameters a row stays far below Postgres' 65,535 parameter limit. */
 const LEDGER_ROWS_PER_STATEMENT = 1000;
@@ -215,6 +218,11 @@ export function createStoreQueries(db: Db): StoreQueries {
         .from(responses)
         .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId), gt(responses.expiresAt, sql`now()`)));
       return rows[0] ?? null;
+    },
+
+    async purgeExpiredResponses() {
+      const rows = await db.delete(responses).where(lt(responses.expiresAt, sql`now()`)).returning({ id: responses.id });
+      return rows.length;
     },
 
     async deleteResponse(tenantId, id) {

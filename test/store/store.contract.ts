@@ -273,6 +273,9 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       const expired = { ...r, id: `resp_old_${now}`, expiresAt: new Date(now - 1000) };
       await store.saveResponse(expired);
       expect(await store.getResponse('ten_resp_a', expired.id)).toBeNull();
+      expect(await store.purgeExpiredResponses()).toBeGreaterThanOrEqual(1);
+      expect(await rawRows(store, sql`select id from responses where id = ${expired.id}`)).toEqual([]);
+      expect(await store.getResponse('ten_resp_a', r.id)).toEqual(r);
       expect(await store.deleteResponse('ten_resp_a', r.id)).toBe(true);
       expect(await store.getResponse('ten_resp_a', r.id)).toBeNull();
       expect(await store.deleteResponse('ten_resp_a', r.id)).toBe(false);
