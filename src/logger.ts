@@ -11,7 +11,7 @@ export function createLogger(level: string, options: { sync?: boolean } = {}): L
       // Defence in depth: whatever a call site passes, these never reach a log line.
       redact: { paths: ['authorization', 'headers.authorization', '*.apiKey', 'apiKey', 'key.secret', 'secret'], censor: '[redacted]' },
     },
-    pino.destination({ dest: 1, sync: options.sync ?? false, minLength: options.sync ? 0 : 4096 }),
+    pino.destination({ dest: 1, sync: options.sync ?? false, minLength: 0 }),
   );
 }
 

@@ -79,8 +79,8 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     errorCode: m.errorCode,
     cacheHit: m.cacheHit ?? false,
     attempts: m.attempts,
-    latencyMs: Math.round((now - m.t0) * 1000) / 1000,
-    ttftMs: m.firstByteAt === null ? null : Math.round((m.firstByteAt - m.t0) * 1000) / 1000,
+    latencyMs: Math.round(now - m.t0),
+    ttftMs: m.firstByteAt === null ? null : Math.round(m.firstByteAt - m.t0),
     startedAt: m.startedAt,
   };
   deps.ledger.enqueue(ev);

@@ -58,8 +58,18 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infe
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const param = paramPath(issue.path);
-  const what = issue.code === 'invalid_type' && issue.input === undefined ? `Missing required parameter: '${param}'.` : `Invalid value for '${param ?? 'body'}': ${issue.message}.`;
-  throw new GatewayError('invalid_request', what, { param, wireCode: issue.input === undefined ? 'missing_required_parameter' : 'invalid_value' });
+  const missing = valueAt(value, issue.path) === undefined;
+  const what = missing ? `Missing required parameter: '${param}'.` : `Invalid value for '${param ?? 'body'}': ${issue.message}.`;
+  throw new GatewayError('invalid_request', what, { param, wireCode: missing ? 'missing_required_parameter' : 'invalid_value' });
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
 }
 
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, limit: number): Promise<z.infer<S>> {
