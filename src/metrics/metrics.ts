@@ -44,6 +44,12 @@ export interface MetricsOptions {
   maxRouteLabels?: number;
   /** Node process metrics (default on; off in tests that build many registries). */
   defaultMetrics?: boolean;
+  /**
+   * Derive tollgate_gateway_overhead_seconds from each served event (default on): the time to the client's first
+   * byte (stream) or to the whole answer (non-stream) minus the time spent in upstream attempts. Turn it off when the
+   * caller measures overhead itself with observeOverhead(), or it is counted twice.
+   */
+  overheadFromEvents?: boolean;
 }
 
 export interface LedgerStats {
@@ -106,6 +112,17 @@ interface TenantSeries {
 
 function statusLabel(status: number): string {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : OTHER;
+}
+
+/** Gateway time of a served request, in seconds, or null when there is no upstream attempt to subtract. */
+export function overheadOf(ev: Pick<LedgerEvent, 'stream' | 'latencyMs' | 'ttftMs' | 'attempts'>): number | null {
+  if (ev.attempts.length === 0) return null;
+  const until = ev.stream ? ev.ttftMs : ev.latencyMs;
+  if (until === null) return null;
+  let upstream = 0;
+  for (const a of ev.attempts) upstream += a.latencyMs;
+  const ms = until - upstream;
+  return ms >= 0 ? ms / 1000 : null;
 }
 
 function nonNegative(pico: bigint): number {
@@ -193,6 +210,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   }
 
   const collectors: Array<() => void | Promise<void>> = [];
+  const deriveOverhead = options.overheadFromEvents !== false;
 
   return {
     registry,
@@ -212,6 +230,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       s.cost.value += nonNegative(ev.costPico);
       s.duration.observe(ev.latencyMs / 1000);
       if (ev.ttftMs !== null) s.ttft.observe(ev.ttftMs / 1000);
+      if (deriveOverhead) {
+        const o = overheadOf(ev);
+        if (o !== null) overhead.observe(o);
+      }
 
       const t = tenantSeriesFor(tenant);
       t.baseline.value += nonNegative(ev.baselineCostPico);

@@ -81,6 +81,21 @@ describe('metrics registry vs ledger events', () => {
     const latency = events.reduce((a, e) => a + e.ev.latencyMs, 0) / 1000;
     expect(Math.abs(sumOf(samples, 'tollgate_request_duration_seconds_sum') - latency)).toBeLessThan(1e-6);
   });
+
+  it('derives gateway overhead as time to the client minus time in upstream attempts', async () => {
+    const m = createMetrics({ maxTenantLabels: 5, defaultMetrics: false });
+    const base = randomEvent(prng(1), 1, 't');
+    const attempt = { provider: 'openai' as const, model: 'gpt-4o-mini', status: 200, error: null, latencyMs: 0 };
+    m.recordRequest({ ...base, stream: false, latencyMs: 250.5, ttftMs: null, attempts: [{ ...attempt, latencyMs: 100 }, { ...attempt, latencyMs: 150 }] }, 't');
+    m.recordRequest({ ...base, stream: true, latencyMs: 9000, ttftMs: 301, attempts: [{ ...attempt, latencyMs: 300 }] }, 't');
+    m.recordRequest({ ...base, attempts: [] }, 't'); // a cache hit or a refusal: no upstream time to subtract
+    const s = parseExposition(await m.metricsText());
+    expect(sumOf(s, 'tollgate_gateway_overhead_seconds_count')).toBe(2);
+    expect(sumOf(s, 'tollgate_gateway_overhead_seconds_sum')).toBeCloseTo(0.0015, 9);
+    const off = createMetrics({ maxTenantLabels: 5, defaultMetrics: false, overheadFromEvents: false });
+    off.recordRequest({ ...base, attempts: [{ ...attempt, latencyMs: 1 }] }, 't');
+    expect(sumOf(parseExposition(await off.metricsText()), 'tollgate_gateway_overhead_seconds_count')).toBe(0);
+  });
 });
 
 describe('bounded label values', () => {
