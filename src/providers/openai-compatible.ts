@@ -1,4 +1,5 @@
 // The OpenAI-compatible adapter base: Chat Completions and Embeddings over streamed HTTP, with hooks for provider quirks.
+import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse } from '../api/openai.js';
 import { countEmbeddingInputTokens } from '../metering/tokens.js';
 import type { UpstreamHttp, UpstreamResponse } from './http.js';
@@ -32,6 +33,36 @@ export interface OpenAICompatibleProvider extends Provider {
   post(path: string, body: JsonObject, ctx: CallContext, opts: { stream: boolean; raw?: boolean }): Promise<UpstreamResponse>;
 }
 
+/** OpenAI refuses tool call ids longer than 40 characters (`string_above_max_length`). */
+export const MAX_TOOL_CALL_ID = 40;
+
+/** A long id (e.g. a Gemini id carrying a thought signature) → a short one, the same for the same input. */
+export function shortToolCallId(id: string): string {
+  if (id.length <= MAX_TOOL_CALL_ID) return id;
+  return `call_${createHash('sha256').update(id).digest('base64url').slice(0, MAX_TOOL_CALL_ID - 5)}`;
+}
+
+/**
+ * Shortens over-long tool call ids in history, in the assistant calls and the tool results alike, so that a
+ * conversation begun on another provider can continue here; stateless, since the mapping is a pure function.
+ */
+export function shortenToolCallIds(messages: unknown): unknown {
+  if (!Array.isArray(messages)) return messages;
+  const tooLong = (v: unknown): v is string => typeof v === 'string' && v.length > MAX_TOOL_CALL_ID;
+  return messages.map((m: unknown) => {
+    if (!m || typeof m !== 'object') return m;
+    const msg = m as JsonObject;
+    if (tooLong(msg.tool_call_id)) return { ...msg, tool_call_id: shortToolCallId(msg.tool_call_id) };
+    const calls = msg.tool_calls;
+    if (!Array.isArray(calls) || !calls.some((c: unknown) => tooLong((c as JsonObject | null)?.id))) return m;
+    const shortened = calls.map((c: unknown) => {
+      const id = (c as JsonObject).id;
+      return tooLong(id) ? { ...(c as JsonObject), id: shortToolCallId(id) } : c;
+    });
+    return { ...msg, tool_calls: shortened };
+  });
+}
+
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
 }
@@ -59,7 +90,7 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
   }
 
   function chatBody(req: ChatRequest, ctx: CallContext, stream: boolean): JsonObject {
-    const body: JsonObject = { ...req, model: ctx.upstreamModel };
+    const body: JsonObject = { ...req, model: ctx.upstreamModel, messages: shortenToolCallIds(req.messages) };
     if (stream) {
       body.stream = true;
       // The gateway always needs usage; whether the client sees the usage chunk is decided downstream.

@@ -5,6 +5,7 @@ import { GatewayError } from '../../src/errors.js';
 import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '../../src/providers/deepseek.js';
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
 import { createOpenAIProvider, prepareOpenAIChat } from '../../src/providers/openai.js';
+import { MAX_TOOL_CALL_ID, shortToolCallId } from '../../src/providers/openai-compatible.js';
 import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
 import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
 
@@ -160,6 +161,32 @@ describe('request normalisation per provider', () => {
     [{ max_completion_tokens: 9, max_tokens: 4 }, { max_tokens: 4 }],
   ])('DeepSeek %j → %j', (body, expected) => {
     expect(prepareDeepSeekChat({ ...body }, req())).toEqual(expected);
+  });
+});
+
+describe('tool call ids from other providers', () => {
+  it('ids over 40 characters are shortened consistently in calls and results; short ids are untouched', async () => {
+    server.respond((_r, res) => sendJson(res, 200, completion));
+    const long = `call_${'a'.repeat(24)}.${Buffer.from('a gemini thought signature').toString('base64url')}`;
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    await p.chat(
+      req({
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: null, tool_calls: [{ id: long, type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'call_short', type: 'function', function: { name: 'g', arguments: '{}' } }] },
+          { role: 'tool', tool_call_id: long, content: 'r' },
+          { role: 'tool', tool_call_id: 'call_short', content: 'r' },
+        ],
+      }),
+      ctxFor('m'),
+    );
+    const sent = (server.requests[0].json as { messages: Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }> }).messages;
+    const ids = sent[1].tool_calls?.map((c) => c.id) ?? [];
+    expect(ids[0].length).toBeLessThanOrEqual(MAX_TOOL_CALL_ID);
+    expect(ids[0]).toBe(shortToolCallId(long));
+    expect(sent[2].tool_call_id).toBe(ids[0]);
+    expect(ids[1]).toBe('call_short');
+    expect(sent[3].tool_call_id).toBe('call_short');
   });
 });
 
