@@ -21,16 +21,31 @@ export interface Catalog {
   isRetired(model: CatalogModel, at: Date): boolean;
 }
 
-function inWindow(minutes: number, from: string, to: string): boolean {
-  const f = Number(from.slice(0, 2)) * 60 + Number(from.slice(3));
-  const t = Number(to.slice(0, 2)) * 60 + Number(to.slice(3));
+function minutesOf(hhmm: string): number {
+  return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+}
+
+function inWindow(minutes: number, f: number, t: number): boolean {
   return f <= t ? minutes >= f && minutes < t : minutes >= f || minutes < t; // a window may cross midnight
+}
+
+/** A tariff with its windows in minutes of the day and its prices in pico-USD, compiled once. */
+interface CompiledTariff {
+  name: string;
+  weekdays: readonly number[] | undefined;
+  windows: Array<[number, number]>;
+  prices: Omit<UnitPrices, 'version' | 'tariff'>;
 }
 
 interface CompiledPrice {
   from: number;
   entry: PriceEntry;
   base: Omit<UnitPrices, 'version' | 'tariff'>;
+  /** `id@effective_from`, built once: priceAt runs for every model of every routed request. */
+  version: string;
+  /** Largest threshold first. */
+  tiers: Array<{ above: number; prices: Omit<UnitPrices, 'version' | 'tariff'> }>;
+  tariffs: CompiledTariff[];
 }
 
 function triple(p: { input: string; cached_input?: string; output: string }) {
@@ -53,7 +68,21 @@ export function buildCatalog(file: CatalogFile): Catalog {
     prices.set(
       m,
       m.prices
-        .map((entry) => ({ from: entry.effective_from.getTime(), entry, base: triple(entry) }))
+        .map((entry) => ({
+          from: entry.effective_from.getTime(),
+          entry,
+          base: triple(entry),
+          version: `${m.id}@${entry.effective_from.toISOString()}`,
+          tiers: [...entry.tiers]
+            .sort((a, b) => b.above_prompt_tokens - a.above_prompt_tokens)
+            .map((t) => ({ above: t.above_prompt_tokens, prices: triple(t) })),
+          tariffs: entry.tariffs.map((t) => ({
+            name: t.name,
+            weekdays: t.weekdays,
+            windows: t.windows.map((w): [number, number] => [minutesOf(w.from), minutesOf(w.to)]),
+            prices: triple(t),
+          })),
+        }))
         .sort((a, b) => b.from - a.from),
     );
   }
@@ -68,20 +97,15 @@ export function buildCatalog(file: CatalogFile): Catalog {
       // Before the first known price the earliest one applies (better an old price than none).
       const row = rows.find((r) => r.from <= t) ?? rows[rows.length - 1];
       if (!row) throw new Error(`no price for ${model.id}`);
-      const e = row.entry;
-      let version = `${model.id}@${e.effective_from.toISOString()}`;
-      const tier = [...e.tiers].sort((a, b) => b.above_prompt_tokens - a.above_prompt_tokens).find((x) => promptTokens > x.above_prompt_tokens);
-      if (tier) return { ...triple(tier), version: `${version}>${tier.above_prompt_tokens}`, tariff: null };
+      const tier = row.tiers.find((x) => promptTokens > x.above);
+      if (tier) return { ...tier.prices, version: `${row.version}>${tier.above}`, tariff: null };
       const minutes = at.getUTCHours() * 60 + at.getUTCMinutes();
       const isoDay = at.getUTCDay() === 0 ? 7 : at.getUTCDay();
-      const tariff = e.tariffs.find(
-        (x) => (!x.weekdays || x.weekdays.includes(isoDay)) && x.windows.some((w) => inWindow(minutes, w.from, w.to)),
+      const tariff = row.tariffs.find(
+        (x) => (!x.weekdays || x.weekdays.includes(isoDay)) && x.windows.some(([f, t]) => inWindow(minutes, f, t)),
       );
-      if (tariff) {
-        version += `#${tariff.name}`;
-        return { ...triple(tariff), version, tariff: tariff.name };
-      }
-      return { ...row.base, version, tariff: null };
+      if (tariff) return { ...tariff.prices, version: `${row.version}#${tariff.name}`, tariff: tariff.name };
+      return { ...row.base, version: row.version, tariff: null };
     },
   };
 }

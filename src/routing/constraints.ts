@@ -101,14 +101,33 @@ export function perMillionUsd(picoPerToken: bigint): string {
   return picoToUsd(picoPerToken * 1_000_000n).replace(/\.?0+$/, '');
 }
 
+/** A route's price caps in pico-USD, parsed once per plan rather than once per model. */
+export interface PriceCaps {
+  inputPerMillion: bigint | null;
+  outputPerMillion: bigint | null;
+  perRequest: bigint | null;
+  route: RouteConfig;
+}
+
+export function priceCaps(route: RouteConfig): PriceCaps {
+  const parse = (v: string | undefined) => (v === undefined ? null : usdToPico(v));
+  return {
+    inputPerMillion: parse(route.max_input_price),
+    outputPerMillion: parse(route.max_output_price),
+    perRequest: parse(route.max_cost_per_request),
+    route,
+  };
+}
+
 /** Price caps (per 1M tokens, at the tariff in force) and the cap on this request's estimated cost. */
-export function priceReasons(route: RouteConfig, prices: UnitPrices, estCostPico: bigint): string[] {
+export function priceReasons(caps: PriceCaps, prices: UnitPrices, estCostPico: bigint): string[] {
   const r: string[] = [];
-  if (route.max_input_price !== undefined && prices.input * 1_000_000n > usdToPico(route.max_input_price))
-    r.push(`input price $${perMillionUsd(prices.input)}/1M${prices.tariff ? ` (${prices.tariff})` : ''} is above max_input_price $${route.max_input_price}`);
-  if (route.max_output_price !== undefined && prices.output * 1_000_000n > usdToPico(route.max_output_price))
-    r.push(`output price $${perMillionUsd(prices.output)}/1M${prices.tariff ? ` (${prices.tariff})` : ''} is above max_output_price $${route.max_output_price}`);
-  if (route.max_cost_per_request !== undefined && estCostPico > usdToPico(route.max_cost_per_request))
-    r.push(`estimated cost $${picoToUsd(estCostPico)} is above max_cost_per_request $${route.max_cost_per_request}`);
+  const at = prices.tariff ? ` (${prices.tariff})` : '';
+  if (caps.inputPerMillion !== null && prices.input * 1_000_000n > caps.inputPerMillion)
+    r.push(`input price $${perMillionUsd(prices.input)}/1M${at} is above max_input_price $${caps.route.max_input_price}`);
+  if (caps.outputPerMillion !== null && prices.output * 1_000_000n > caps.outputPerMillion)
+    r.push(`output price $${perMillionUsd(prices.output)}/1M${at} is above max_output_price $${caps.route.max_output_price}`);
+  if (caps.perRequest !== null && estCostPico > caps.perRequest)
+    r.push(`estimated cost $${picoToUsd(estCostPico)} is above max_cost_per_request $${caps.route.max_cost_per_request}`);
   return r;
 }

@@ -10,6 +10,7 @@ import {
   kindReason,
   minQualityReason,
   policyReasons,
+  priceCaps,
   priceReasons,
   qualityOf,
   retiredReason,
@@ -112,9 +113,11 @@ function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint |
   return rankCandidates(items, strategy, affinity?.model ?? null).map((x, i) => ({ ...x.c, rank: i + 1 }));
 }
 
-/** Every reason a model cannot serve this alias (empty = eligible). */
-function aliasReasons(input: PlanInput, route: RouteConfig, c: Candidate): string[] {
-  const m = c.model;
+/**
+ * Why a model cannot serve this alias (empty = eligible). Cheap checks first; a model already out is not priced
+ * (this runs for every catalog model on every routed request), so its reasons stop at the first group that fails.
+ */
+function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, quality: number | null): string[] {
   const r: string[] = [];
   const kind = kindReason(m, input.kind);
   if (kind) r.push(kind);
@@ -122,9 +125,8 @@ function aliasReasons(input: PlanInput, route: RouteConfig, c: Candidate): strin
   if (retired) r.push(retired);
   r.push(...policyReasons(input.catalog, input.policy, m, route));
   if (!kind) r.push(...capabilityGaps(m, input.needs, input.kind).map((g) => g.reason));
-  const mq = minQualityReason(route, c.quality);
+  const mq = minQualityReason(route, quality);
   if (mq) r.push(mq);
-  r.push(...priceReasons(route, c.prices, c.estCostPico));
   const unavailable = input.available(m);
   if (unavailable) r.push(unavailable);
   return r;
@@ -148,11 +150,16 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
   const strategy = input.strategyOverride ?? route.strategy;
   const eligible: Candidate[] = [];
   const excluded: Exclusion[] = [];
+  const caps = priceCaps(route);
   for (const m of input.catalog.models) {
-    const c = candidateOf(input, m);
-    const reasons = aliasReasons(input, route, c);
-    if (reasons.length === 0) eligible.push(c);
-    else excluded.push({ model: m.id, provider: m.provider, reasons });
+    const q = qualityOf(input.policy, m);
+    let reasons = staticReasons(input, route, m, q.score);
+    if (reasons.length === 0) {
+      const c = candidateOf(input, m);
+      reasons = priceReasons(caps, c.prices, c.estCostPico);
+      if (reasons.length === 0) eligible.push(c);
+    }
+    if (reasons.length > 0) excluded.push({ model: m.id, provider: m.provider, reasons });
   }
   if (eligible.length === 0) {
     throw new GatewayError('no_route', `No model can serve route \`${alias}\` for this request. ${summarise(excluded)}`, {
