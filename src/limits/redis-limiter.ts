@@ -32,7 +32,8 @@ export interface RedisLimiterOptions {
 export const limiterRedisOptions: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
-  commandTimeout: 500,
+  // Long enough not to mistake a busy event loop for a dead Redis, short enough to fail over within a request.
+  commandTimeout: 1000,
   connectTimeout: 1000,
   // Keep reconnecting for ever, at most once a second: the limiter switches back by itself.
   retryStrategy: (times: number) => Math.min(times * 100, 1000),

@@ -28,7 +28,8 @@ afterAll(async () => {
 });
 
 async function connect(): Promise<Redis> {
-  const redis = createLimiterRedis(`redis://127.0.0.1:${port}`);
+  // A shorter command timeout than in production keeps the stalled-Redis test short.
+  const redis = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 300 });
   clients.push(redis);
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   return redis;
@@ -99,7 +100,7 @@ describe('Redis lost at run time', () => {
     const other = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 60_000 });
     clients.push(other);
     await new Promise((resolve) => other.once('ready', resolve));
-    await other.client('PAUSE', 1200, 'ALL'); // Redis holds every command for 1.2 s: the limiter's time out
+    await other.client('PAUSE', 1500, 'ALL'); // Redis holds every command for 1.5 s: the limiter's (300 ms) time out
     const during = await limiter.admit(r3);
     expect(during.ok && during.degraded).toBe(true);
     expect(during.ok && during.budgets[0].spentPico).toBe(300n); // from the last spend Redis reported (200)
