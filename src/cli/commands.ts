@@ -1,10 +1,9 @@
 // The CLI's subcommands: each takes the store and parsed arguments and writes JSON or a table.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors.js';
-import { validationError } from '../http/admin/http-error.js';
+import { parseWith } from '../http/admin/http-error.js';
 import { createdKeyToBody, keyToBody, tenantToBody } from '../http/admin/mappers.js';
 import { createKeyBodySchema, createTenantBodySchema } from '../http/admin/schemas.js';
 import { parseSpendQuery } from '../http/admin/spend.js';
@@ -35,12 +34,6 @@ function arg(ctx: CommandContext, i: number, name: string): string {
   const v = ctx.args[i];
   if (v === undefined || v === '') throw new UsageError(`missing ${name}`);
   return v;
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw validationError(r.error, prefix);
-  return r.data;
 }
 
 const json = (ctx: CommandContext, v: unknown): void => ctx.out(`${JSON.stringify(v, null, 2)}\n`);
@@ -77,7 +70,7 @@ export async function tenantsCommand(ctx: CommandContext): Promise<void> {
   }
   if (sub === 'create') {
     const policy = ctx.flags.policy !== undefined ? readPolicyFile(ctx.flags.policy) : undefined;
-    const body = parse(createTenantBodySchema, { name: arg(ctx, 1, 'NAME'), policy });
+    const body = parseWith(createTenantBodySchema, { name: arg(ctx, 1, 'NAME'), policy });
     const t = await store.createTenant({ name: body.name, policy: body.policy ?? ctx.config.file.default_policy });
     return ctx.flags.json ? json(ctx, tenantToBody(t)) : tenantsTable(ctx, [t]);
   }
@@ -103,7 +96,7 @@ export async function keysCommand(ctx: CommandContext): Promise<void> {
   const sub = arg(ctx, 0, 'subcommand (create|list|revoke)');
   if (sub === 'create') {
     const tenantId = arg(ctx, 1, 'TENANT_ID');
-    const body = parse(createKeyBodySchema, { name: arg(ctx, 2, 'NAME') });
+    const body = parseWith(createKeyBodySchema, { name: arg(ctx, 2, 'NAME') });
     const created = await store.createKey(tenantId, body.name);
     if (!created) throw new GatewayError('not_found', `No tenant with id '${tenantId}'.`);
     if (ctx.flags.json) return json(ctx, createdKeyToBody(created.key, created.secret));
@@ -131,7 +124,7 @@ export async function policyCommand(ctx: CommandContext): Promise<void> {
   const tenantId = arg(ctx, 1, 'TENANT_ID');
   if (sub === 'get') return json(ctx, (await requireTenant(ctx.store, tenantId)).policy);
   if (sub === 'set') {
-    const policy = parse(policySchema, readPolicyFile(arg(ctx, 2, 'FILE (.yaml or .json, - for stdin)')));
+    const policy = parseWith(policySchema, readPolicyFile(arg(ctx, 2, 'FILE (.yaml or .json, - for stdin)')));
     const t = await ctx.store.putPolicy(tenantId, policy);
     if (!t) throw new GatewayError('not_found', `No tenant with id '${tenantId}'.`);
     return ctx.flags.json ? json(ctx, tenantToBody(t)) : ctx.out(`policy of ${tenantId} is now version ${t.policyVersion}\n`);

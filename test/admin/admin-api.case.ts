@@ -165,7 +165,7 @@ export function describeAdminApi(backend: Backend): void {
       expect((await json(fails)).error).toMatchObject({ code: 'invalid_api_key', type: 'invalid_request_error' });
     });
 
-    it('answers 403 tenant_disabled for a key of a disabled tenant, and works again once enabled', async () => {
+    it('answers 403 tenant_disabled for a key of a disabled tenant, 200 once enabled, 401 once deleted', async () => {
       const t = await createTenant(app, 'Paused');
       const k = await createKey(app, String(t.id));
       await app.request(`/admin/tenants/${t.id}`, { method: 'PATCH', headers: admin(), body: JSON.stringify({ disabled: true }) });
@@ -174,6 +174,8 @@ export function describeAdminApi(backend: Backend): void {
       expect((await json(res)).error).toMatchObject({ code: 'tenant_disabled', type: 'permission_error' });
       await app.request(`/admin/tenants/${t.id}`, { method: 'PATCH', headers: admin(), body: JSON.stringify({ disabled: false }) });
       expect((await app.request('/v1/whoami', { headers: bearer(k.key) })).status).toBe(200);
+      await app.request(`/admin/tenants/${t.id}`, { method: 'DELETE', headers: admin() });
+      expect((await app.request('/v1/whoami', { headers: bearer(k.key) })).status).toBe(401);
     });
 
     it("keeps each tenant to its own spend on /v1/spend; the admin sees both", async () => {

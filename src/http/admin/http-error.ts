@@ -23,6 +23,13 @@ export function validationError(error: z.ZodError, prefix?: string): GatewayErro
   return new GatewayError('invalid_request', `Invalid value for '${where}': ${issue.message}`, { param });
 }
 
+/** Parses with a zod schema or throws the 400 naming the first bad field (`prefix` for nested bodies). */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(r.error, prefix);
+  return r.data;
+}
+
 export function errorResponse(c: Context, e: GatewayError): Response {
   return c.json(e.toBody(), e.status as ContentfulStatusCode, e.headers);
 }

@@ -1,6 +1,5 @@
 // The admin API under /admin: tenants, keys, policies and spend, behind the admin bearer token.
 import { Hono, type Context } from 'hono';
-import type { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import { GatewayError } from '../../errors.js';
 import type { BudgetState } from '../../limits/interface.js';
@@ -8,7 +7,7 @@ import { policySchema } from '../../routing/policy.js';
 import type { Store, Tenant } from '../../store/interface.js';
 import { invalidateKeyCache } from '../auth.js';
 import { createAdminAuth } from './admin-auth.js';
-import { readJson, toErrorResponse, validationError } from './http-error.js';
+import { parseWith, readJson, toErrorResponse } from './http-error.js';
 import { createdKeyToBody, keyToBody, tenantToBody } from './mappers.js';
 import { createTenantBodySchema, createKeyBodySchema, patchTenantBodySchema } from './schemas.js';
 import { handleSpend } from './spend.js';
@@ -26,12 +25,6 @@ export interface AdminDeps {
   onPolicyChange?: (tenantId: string) => void;
   /** Budget state of a tenant, shown on GET /admin/tenants/:id (the limiter's view, reservations included). */
   limiterStatus?: (tenant: Tenant) => Promise<BudgetState[]>;
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw validationError(r.error, prefix);
-  return r.data;
 }
 
 function notFound(what: string, id: string): GatewayError {
@@ -61,7 +54,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.use('*', createAdminAuth(deps.adminToken ?? config.env.TOLLGATE_ADMIN_TOKEN));
 
   app.post('/tenants', async (c) => {
-    const body = parse(createTenantBodySchema, await readJson(c));
+    const body = parseWith(createTenantBodySchema, await readJson(c));
     const tenant = await store.createTenant({ name: body.name, policy: body.policy ?? config.file.default_policy });
     return c.json(tenantToBody(tenant), 201);
   });
@@ -79,7 +72,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
 
   app.patch('/tenants/:id', async (c) => {
     const id = c.req.param('id');
-    const body = parse(patchTenantBodySchema, await readJson(c));
+    const body = parseWith(patchTenantBodySchema, await readJson(c));
     const tenant = await store.updateTenant(id, body);
     if (!tenant) throw notFound('tenant', id);
     changed(id);
@@ -100,7 +93,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
 
   app.put('/tenants/:id/policy', async (c) => {
     const id = c.req.param('id');
-    const policy = parse(policySchema, await readJson(c));
+    const policy = parseWith(policySchema, await readJson(c));
     const tenant = await store.putPolicy(id, policy);
     if (!tenant) throw notFound('tenant', id);
     changed(id);
@@ -109,7 +102,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
 
   app.post('/tenants/:id/keys', async (c) => {
     const id = c.req.param('id');
-    const body = parse(createKeyBodySchema, await readJson(c));
+    const body = parseWith(createKeyBodySchema, await readJson(c));
     const created = await store.createKey(id, body.name);
     if (!created) throw notFound('tenant', id);
     // The secret leaves the server here and nowhere else: never cache this response.
