@@ -50,7 +50,8 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
       at: m.startedAt,
       baselineModel: m.auth.tenant.policy.baseline_model,
     });
-    baselineCostPico = s.baselinePico;
+    // The baseline is a chat model: an embeddings request has no cheaper-model saving to claim.
+    baselineCostPico = m.endpoint === 'embeddings' ? costPico : s.baselinePico;
     savedPromptCachePico = s.promptCachePico;
     savedOffPeakPico = s.offPeakPico;
   }

@@ -16,7 +16,7 @@ import type { Tenant } from '../../src/store/interface.js';
 import { createTestDatabase, REDIS_URL } from './services.js';
 
 export interface HarnessOptions {
-  /** `pglite` (in-memory, default), or `postgres` (a private database on the real server). */
+  /** `postgres` (a private database on the real server, default) or `pglite` (embedded, in-memory). */
   store?: 'pglite' | 'postgres';
   /** Use the real Redis (default: in-process limiter). */
   redis?: boolean;
@@ -64,7 +64,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig({ env, overrides: { ledger: { batch_size: 100, flush_interval_ms: 20, max_queue: 20_000 }, ...options.overrides } });
   let dropDb: (() => Promise<void>) | null = null;
   let store;
-  if (options.store === 'postgres') {
+  if ((options.store ?? 'postgres') === 'postgres') {
     const db = await createTestDatabase();
     dropDb = db.drop;
     store = createPostgresStore({ url: db.url });
