@@ -93,7 +93,8 @@ function price(input: PlanInput, m: CatalogModel): Omit<Candidate, 'rank' | 'qua
         ? Math.min(needs.maxOutput, input.expectedOutputTokens)
         : input.expectedOutputTokens;
   const maxOut = kind === 'embedding' ? 0 : needs.maxOutput ?? Math.min(m.capabilities.max_output, policy.budgets.max_output_reserve);
-  const share = input.affinity && input.affinity.model === m.id ? Math.min(Math.max(input.affinity.cachedShare, 0), 1) : 0;
+  const hinted = input.affinity && input.affinity.model === m.id ? input.affinity.cachedShare : 0;
+  const share = Number.isFinite(hinted) ? Math.min(Math.max(hinted, 0), 1) : 0;
   const cached = Math.floor(needs.promptTokens * share);
   return {
     prices,
@@ -114,8 +115,9 @@ function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint |
 }
 
 /**
- * Why a model cannot serve this alias (empty = eligible). Cheap checks first; a model already out is not priced
- * (this runs for every catalog model on every routed request), so its reasons stop at the first group that fails.
+ * Why a model cannot serve this alias by policy and request (availability aside). Cheap checks first: a model already
+ * out is neither priced nor asked about (this runs for every catalog model on every routed request), so its reasons
+ * stop at the first group that fails.
  */
 function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, quality: number | null): string[] {
   const r: string[] = [];
@@ -127,8 +129,6 @@ function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, qu
   if (!kind) r.push(...capabilityGaps(m, input.needs, input.kind).map((g) => g.reason));
   const mq = minQualityReason(route, quality);
   if (mq) r.push(mq);
-  const unavailable = input.available(m);
-  if (unavailable) r.push(unavailable);
   return r;
 }
 
@@ -151,20 +151,25 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
   const eligible: Candidate[] = [];
   const excluded: Exclusion[] = [];
   const caps = priceCaps(route);
+  let unavailable = 0;
   for (const m of input.catalog.models) {
-    const q = qualityOf(input.policy, m);
-    let reasons = staticReasons(input, route, m, q.score);
+    let reasons = staticReasons(input, route, m, qualityOf(input.policy, m).score);
     if (reasons.length === 0) {
       const c = candidateOf(input, m);
       reasons = priceReasons(caps, c.prices, c.estCostPico);
+      const down = reasons.length === 0 ? input.available(m) : null;
+      if (down) {
+        reasons = [down];
+        unavailable++;
+      }
       if (reasons.length === 0) eligible.push(c);
     }
     if (reasons.length > 0) excluded.push({ model: m.id, provider: m.provider, reasons });
   }
   if (eligible.length === 0) {
-    throw new GatewayError('no_route', `No model can serve route \`${alias}\` for this request. ${summarise(excluded)}`, {
-      param: 'model',
-    });
+    // Models that the policy allows exist but none is reachable now: a server-side 503 (clients retry), not the caller's fault.
+    const [code, what] = unavailable > 0 ? (['service_unavailable', 'right now'] as const) : (['no_route', 'for this request'] as const);
+    throw new GatewayError(code, `No model can serve route \`${alias}\` ${what}. ${summarise(excluded)}`, { param: 'model' });
   }
   return { alias, strategy, pinned: false, candidates: ranked(eligible, strategy, input.affinity), excluded, route };
 }

@@ -217,6 +217,13 @@ describe('route aliases', () => {
     expect(r.excluded.find((e) => e.model === 'deepseek-v4-pro')?.reasons).toEqual(['circuit open']);
   });
 
+  it('when every allowed model is merely unavailable, the alias is a 503 (retryable), not a 422', () => {
+    const p = policy({ routes: { auto: { strategy: 'cheapest', providers: ['deepseek'] } } });
+    const e = failure(() => plan(p, 'auto', WED_NOON, { available: (m) => (m.provider === 'deepseek' ? 'provider deepseek not configured (DEEPSEEK_API_KEY is not set)' : null) }));
+    expect([e.status, e.code]).toEqual([503, 'service_unavailable']);
+    expect(e.message).toContain('deepseek-flash: provider deepseek not configured (DEEPSEEK_API_KEY is not set)');
+  });
+
   it('a budget downgrade overrides the route strategy', () => {
     const p = policy({ routes: { auto: { strategy: 'best_quality' } } });
     const normal = plan(p, 'auto', WED_NOON);
