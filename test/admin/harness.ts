@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createAdminRoutes, createTenantSpendRoute, type AdminDeps } from '../../src/http/admin/routes.js';
 import { createKeyAuth, type AuthVariables } from '../../src/http/auth.js';
+import { createErrorHandler } from '../../src/http/errors.js';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import type { Store } from '../../src/store/interface.js';
 import { createPgliteStore, createPostgresStore } from '../../src/store/index.js';
@@ -59,12 +60,16 @@ export interface HarnessOptions {
   clientIp?: string;
   onPolicyChange?: (tenantId: string) => void;
   limiterStatus?: AdminDeps['limiterStatus'];
+  /** Receives what the app's error handler logs. */
+  errors?: object[];
 }
 
 export function createTestApp(o: HarnessOptions): Hono<{ Variables: AuthVariables }> {
   const config = testConfig();
   const clock = o.clock ?? (() => new Date());
   const app = new Hono<{ Variables: AuthVariables }>();
+  // The gateway's own error handler, as createApp installs it: unknown errors are logged and become a shaped 500.
+  app.onError(createErrorHandler({ error: (obj) => o.errors?.push(obj) }));
   app.route('/admin', createAdminRoutes({ store: o.store, config, clock, onPolicyChange: o.onPolicyChange, limiterStatus: o.limiterStatus }));
   app.use(
     '/v1/*',

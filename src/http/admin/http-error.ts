@@ -34,10 +34,13 @@ export function errorResponse(c: Context, e: GatewayError): Response {
   return c.json(e.toBody(), e.status as ContentfulStatusCode, e.headers);
 }
 
-/** Maps anything thrown by an admin handler to a response; unknown errors become a 500 without internals. */
+/**
+ * Renders a GatewayError; anything else is rethrown to the app's error handler, which logs it and answers an
+ * OpenAI-shaped 500 (a database error must not vanish silently).
+ */
 export function toErrorResponse(c: Context, e: unknown): Response {
   if (isGatewayError(e)) return errorResponse(c, e);
-  return errorResponse(c, new GatewayError('internal_error', 'Internal error.', { cause: e }));
+  throw e;
 }
 
 /** Reads a JSON body; a malformed one is a 400 `invalid_json`, never a 500. */
