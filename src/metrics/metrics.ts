@@ -129,29 +129,8 @@ function nonNegative(pico: bigint): number {
   return pico > 0n ? picoToUsdNumber(pico) : 0;
 }
 
-export function createMetrics(options: MetricsOptions): Metrics {
-  const registry = new Registry();
-  if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
-    // prom-client names three gauges `_total`, which `promtool check metrics` rejects; the per-type gauges stay.
-    for (const n of ['active_handles', 'active_requests', 'active_resources']) registry.removeSingleMetric(`tollgate_nodejs_${n}_total`);
-  }
-
-  const tenantOf = createLabelMapper({ cap: options.maxTenantLabels, nullValue: NONE });
-  const routeOf = createLabelMapper({ cap: options.maxRouteLabels ?? 50, nullValue: PINNED });
-  const known = options.knownModels;
-  const modelCap = createLabelMapper({ cap: 500, nullValue: NONE });
-  const modelOf = (m: string | null): string => (m === null ? NONE : known ? (known.has(m) ? m : OTHER) : modelCap(m));
-  const providerSet = new Set<string>(providerNames);
-  const providerOf = (p: string | null): string => (p === null ? NONE : providerSet.has(p) ? p : OTHER);
-  const closed = (set: readonly string[]) => {
-    const s = new Set(set);
-    return (v: string): string => (s.has(v) ? v : OTHER);
-  };
-  const reasonOf = closed(upstreamErrorReasons);
-  const limitOf = closed(rateLimitKinds);
-  const cacheResultOf = closed(cacheResults);
-
+/** Every metric of the gateway, registered once in `registry`. */
+function defineFamilies(registry: Registry) {
   const requests = createCounterFamily(registry, 'tollgate_requests_total', 'Requests answered, by HTTP status the client received.', ['tenant', 'route', 'provider', 'model', 'status']);
   const tokens = createCounterFamily(registry, 'tollgate_tokens_total', 'Tokens metered; kinds are disjoint (input = uncached input, output = visible output).', ['tenant', 'provider', 'model', 'kind']);
   const cost = createCounterFamily(registry, 'tollgate_cost_usd_total', 'Spend in USD (float view of the exact ledger).', ['tenant', 'provider', 'model']);
@@ -172,8 +151,42 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const ledgerSpooled = new Gauge({ name: 'tollgate_ledger_spooled_events', help: 'Ledger events in the spool file, waiting for Postgres.', registers: [registry] });
   const redisUp = new Gauge({ name: 'tollgate_redis_up', help: '1 when the limiter reaches Redis, 0 when degraded or down.', registers: [registry] });
   const circuitOpen = new Gauge({ name: 'tollgate_circuit_open', help: '1 while the circuit breaker of a provider model is open.', labelNames: ['provider', 'model'], registers: [registry] });
+  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, cacheRequests, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
+}
+type Families = ReturnType<typeof defineFamilies>;
 
-  // Per (tenant, provider, model) and per tenant: every series a request touches, found with two map lookups.
+interface Labels {
+  tenantOf(v: string | null): string;
+  routeOf(v: string | null): string;
+  modelOf(v: string | null): string;
+  providerOf(v: string | null): string;
+  reasonOf(v: string): string;
+  limitOf(v: string): string;
+  cacheResultOf(v: string): string;
+}
+
+/** Label values only from bounded sets: catalog models, provider names, closed enums, capped tenants and routes. */
+function createLabels(options: MetricsOptions): Labels {
+  const tenantOf = createLabelMapper({ cap: options.maxTenantLabels, nullValue: NONE });
+  const routeOf = createLabelMapper({ cap: options.maxRouteLabels ?? 50, nullValue: PINNED });
+  const known = options.knownModels;
+  const modelCap = createLabelMapper({ cap: 500, nullValue: NONE });
+  const modelOf = (m: string | null): string => (m === null ? NONE : known ? (known.has(m) ? m : OTHER) : modelCap(m));
+  const providerSet = new Set<string>(providerNames);
+  const providerOf = (p: string | null): string => (p === null ? NONE : providerSet.has(p) ? p : OTHER);
+  const closed = (set: readonly string[]) => {
+    const s = new Set(set);
+    return (v: string): string => (s.has(v) ? v : OTHER);
+  };
+  const reasonOf = closed(upstreamErrorReasons);
+  const limitOf = closed(rateLimitKinds);
+  const cacheResultOf = closed(cacheResults);
+  return { tenantOf, routeOf, modelOf, providerOf, reasonOf, limitOf, cacheResultOf };
+}
+
+/** The series one request touches, created on first use and then found with a few Map lookups. */
+function createSeriesCache(f: Families) {
+  const { tokens, cost, duration, ttft, savings, baseline } = f;
   const modelSeries = new Map<string, Map<string, Map<string, ModelSeries>>>();
   const tenantSeries = new Map<string, TenantSeries>();
 
@@ -208,82 +221,103 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
     return s;
   }
+  return { seriesFor, tenantSeriesFor };
+}
 
+interface RecordContext {
+  l: Labels;
+  f: Families;
+  cache: ReturnType<typeof createSeriesCache>;
+  deriveOverhead: boolean;
+}
+
+function recordEvent(ev: LedgerEvent, tenantName: string | null, ctx: RecordContext): void {
+  const { l, f, cache } = ctx;
+  const tenant = l.tenantOf(tenantName);
+  const provider = l.providerOf(ev.provider);
+  const model = l.modelOf(ev.model);
+  f.requests.series([tenant, l.routeOf(ev.route), provider, model, statusLabel(ev.status)]).value += 1;
+
+  const s = cache.seriesFor(tenant, provider, model);
+  s.tokens.input.value += Math.max(0, ev.inputTokens - ev.cachedInputTokens);
+  s.tokens.cached_input.value += ev.cachedInputTokens;
+  s.tokens.output.value += Math.max(0, ev.outputTokens - ev.reasoningTokens);
+  s.tokens.reasoning.value += ev.reasoningTokens;
+  s.cost.value += nonNegative(ev.costPico);
+  s.duration.observe(ev.latencyMs / 1000);
+  if (ev.ttftMs !== null) s.ttft.observe(ev.ttftMs / 1000);
+  if (ctx.deriveOverhead) {
+    const o = overheadOf(ev);
+    if (o !== null) f.overhead.observe(o);
+  }
+
+  const t = cache.tenantSeriesFor(tenant);
+  t.baseline.value += nonNegative(ev.baselineCostPico);
+  const attributed = ev.savedResponseCachePico + ev.savedPromptCachePico + ev.savedOffPeakPico;
+  t.savings.routing.value += nonNegative(ev.baselineCostPico - ev.costPico - attributed);
+  t.savings.response_cache.value += nonNegative(ev.savedResponseCachePico);
+  t.savings.prompt_cache.value += nonNegative(ev.savedPromptCachePico);
+  t.savings.off_peak.value += nonNegative(ev.savedOffPeakPico);
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+    // prom-client names three gauges `_total`, which `promtool check metrics` rejects; the per-type gauges stay.
+    for (const n of ['active_handles', 'active_requests', 'active_resources']) registry.removeSingleMetric(`tollgate_nodejs_${n}_total`);
+  }
+  const f = defineFamilies(registry);
+  const l = createLabels(options);
+  const ctx: RecordContext = { l, f, cache: createSeriesCache(f), deriveOverhead: options.overheadFromEvents !== false };
   const collectors: Array<() => void | Promise<void>> = [];
-  const deriveOverhead = options.overheadFromEvents !== false;
 
   return {
     registry,
     contentType: registry.contentType,
-
     recordRequest(ev, tenantName) {
-      const tenant = tenantOf(tenantName);
-      const provider = providerOf(ev.provider);
-      const model = modelOf(ev.model);
-      requests.series([tenant, routeOf(ev.route), provider, model, statusLabel(ev.status)]).value += 1;
-
-      const s = seriesFor(tenant, provider, model);
-      s.tokens.input.value += Math.max(0, ev.inputTokens - ev.cachedInputTokens);
-      s.tokens.cached_input.value += ev.cachedInputTokens;
-      s.tokens.output.value += Math.max(0, ev.outputTokens - ev.reasoningTokens);
-      s.tokens.reasoning.value += ev.reasoningTokens;
-      s.cost.value += nonNegative(ev.costPico);
-      s.duration.observe(ev.latencyMs / 1000);
-      if (ev.ttftMs !== null) s.ttft.observe(ev.ttftMs / 1000);
-      if (deriveOverhead) {
-        const o = overheadOf(ev);
-        if (o !== null) overhead.observe(o);
-      }
-
-      const t = tenantSeriesFor(tenant);
-      t.baseline.value += nonNegative(ev.baselineCostPico);
-      const attributed = ev.savedResponseCachePico + ev.savedPromptCachePico + ev.savedOffPeakPico;
-      t.savings.routing.value += nonNegative(ev.baselineCostPico - ev.costPico - attributed);
-      t.savings.response_cache.value += nonNegative(ev.savedResponseCachePico);
-      t.savings.prompt_cache.value += nonNegative(ev.savedPromptCachePico);
-      t.savings.off_peak.value += nonNegative(ev.savedOffPeakPico);
+      recordEvent(ev, tenantName, ctx);
     },
-
     observeOverhead(seconds) {
-      if (Number.isFinite(seconds) && seconds >= 0) overhead.observe(seconds);
+      if (Number.isFinite(seconds) && seconds >= 0) f.overhead.observe(seconds);
     },
     upstreamError(provider, reason) {
       // A bare HTTP status ("503") is folded into its class, so the label set stays closed whatever callers pass.
-      const r = /^\d{3}$/.test(reason) ? upstreamErrorReason({ kind: 'http', status: Number(reason) }) : reasonOf(reason);
-      upstreamErrors.series([providerOf(provider), r]).value += 1;
+      const r = /^\d{3}$/.test(reason) ? upstreamErrorReason({ kind: 'http', status: Number(reason) }) : l.reasonOf(reason);
+      f.upstreamErrors.series([l.providerOf(provider), r]).value += 1;
     },
     fallback(from, to) {
-      fallbacks.series([modelOf(from), modelOf(to)]).value += 1;
+      f.fallbacks.series([l.modelOf(from), l.modelOf(to)]).value += 1;
     },
     rateLimited(tenant, limit) {
-      rateLimited.series([tenantOf(tenant), limitOf(limit)]).value += 1;
+      f.rateLimited.series([l.tenantOf(tenant), l.limitOf(limit)]).value += 1;
     },
     setBudget(tenant, period, limitPico, spentPico) {
-      const label = tenantOf(tenant);
+      const label = l.tenantOf(tenant);
       // `other` would mix several tenants' budgets into one gauge: better no series than a wrong one.
       if (label === OTHER) return;
-      if (limitPico === null) budgetLimit.remove(label, period);
-      else budgetLimit.set({ tenant: label, period }, picoToUsdNumber(limitPico));
-      budgetSpent.set({ tenant: label, period }, picoToUsdNumber(spentPico));
+      if (limitPico === null) f.budgetLimit.remove(label, period);
+      else f.budgetLimit.set({ tenant: label, period }, picoToUsdNumber(limitPico));
+      f.budgetSpent.set({ tenant: label, period }, picoToUsdNumber(spentPico));
     },
     clearBudget(tenant, period) {
-      const label = tenantOf(tenant);
+      const label = l.tenantOf(tenant);
       if (label === OTHER) return;
-      budgetLimit.remove(label, period);
-      budgetSpent.remove(label, period);
+      f.budgetLimit.remove(label, period);
+      f.budgetSpent.remove(label, period);
     },
     setLedgerStats(stats) {
-      ledgerQueue.set(stats.queued);
-      ledgerSpooled.set(stats.spooled);
+      f.ledgerQueue.set(stats.queued);
+      f.ledgerSpooled.set(stats.spooled);
     },
     setRedisUp(up) {
-      redisUp.set(up ? 1 : 0);
+      f.redisUp.set(up ? 1 : 0);
     },
     setCircuit(provider, model, open) {
-      circuitOpen.set({ provider: providerOf(provider), model: modelOf(model) }, open ? 1 : 0);
+      f.circuitOpen.set({ provider: l.providerOf(provider), model: l.modelOf(model) }, open ? 1 : 0);
     },
     cacheRequest(tenant, result) {
-      cacheRequests.series([tenantOf(tenant), cacheResultOf(result)]).value += 1;
+      f.cacheRequests.series([l.tenantOf(tenant), l.cacheResultOf(result)]).value += 1;
     },
     addCollector(fn) {
       collectors.push(fn);
