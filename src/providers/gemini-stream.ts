@@ -94,13 +94,16 @@ export function createGeminiChunkTranslator(opts: StreamTranslateOptions) {
   return { push, end };
 }
 
-export async function* translateGeminiStream(events: AsyncIterable<string>, opts: StreamTranslateOptions): AsyncGenerator<ChatChunk> {
+/** SSE payloads (grouped per network chunk, see sseBatches) → OpenAI chunks. */
+export async function* translateGeminiStream(batches: AsyncIterable<string[]>, opts: StreamTranslateOptions): AsyncGenerator<ChatChunk> {
   const t = createGeminiChunkTranslator(opts);
-  for await (const data of events) {
-    const event = tryParseJson(data);
-    if (!event || typeof event !== 'object') throw invalidResponse('gemini', `unparseable stream event (${data.slice(0, 120)})`);
-    if ('error' in event && (event as { error: unknown }).error) throw opts.errorFromEvent(event);
-    yield* t.push(event as GeminiResponse);
+  for await (const batch of batches) {
+    for (const data of batch) {
+      const event = tryParseJson(data);
+      if (!event || typeof event !== 'object') throw invalidResponse('gemini', `unparseable stream event (${data.slice(0, 120)})`);
+      if ('error' in event && (event as { error: unknown }).error) throw opts.errorFromEvent(event);
+      yield* t.push(event as GeminiResponse);
+    }
   }
   yield* t.end();
 }

@@ -10,7 +10,7 @@ import type { GeminiBatchEmbedResponse, GeminiResponse } from './gemini-wire.js'
 import type { UpstreamHttp, UpstreamResponse } from './http.js';
 import { createImageFetcher, ImageFetchError, type ImageFetcher, type InlineImage } from './image-fetch.js';
 import { joinUrl } from './openai-compatible.js';
-import { parseSse } from './sse.js';
+import { sseBatches } from './sse.js';
 import type { CallContext, Provider } from './types.js';
 import { invalidResponse, tryParseJson } from './upstream-errors.js';
 
@@ -113,7 +113,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): GeminiProv
       const res = await post('streamGenerateContent', ctx.upstreamModel, built.body, ctx, true);
       return (async function* () {
         try {
-          yield* translateGeminiStream(parseSse(res.body), {
+          yield* translateGeminiStream(sseBatches(res.body), {
             model: ctx.upstreamModel,
             includeThoughts: built.includeThoughts,
             errorFromEvent: (event) => geminiErrorFromEvent(event, apiKey),

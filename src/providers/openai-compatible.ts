@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse } from '../api/openai.js';
 import { countEmbeddingInputTokens } from '../metering/tokens.js';
 import type { UpstreamHttp, UpstreamResponse } from './http.js';
-import { parseSse } from './sse.js';
+import { sseBatches } from './sse.js';
 import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
 import { UpstreamError } from './types.js';
 import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
@@ -121,24 +121,29 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     return hooks.fixCompletion ? hooks.fixCompletion(completion) : completion;
   }
 
+  /** One SSE payload → a chunk, or null for the end marker; throws for error events and garbage. */
+  function chunkOf(data: string): ChatChunk | null {
+    if (data === '[DONE]') return null;
+    const event = tryParseJson(data);
+    if (!event || typeof event !== 'object') throw invalidResponse(name, `unparseable stream event (${data.slice(0, 120)})`);
+    if ('error' in event && (event as JsonObject).error) throw upstreamErrorFromStreamEvent(name, event, apiKey);
+    const chunk = event as ChatChunk;
+    return hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
+  }
+
   async function* streamChunks(res: UpstreamResponse): AsyncGenerator<ChatChunk> {
-    let done = false;
     try {
-      for await (const data of parseSse(res.body)) {
-        if (data === '[DONE]') {
-          done = true;
-          break;
+      for await (const batch of sseBatches(res.body)) {
+        for (const data of batch) {
+          const chunk = chunkOf(data);
+          if (chunk === null) return;
+          yield chunk;
         }
-        const event = tryParseJson(data);
-        if (!event || typeof event !== 'object') throw invalidResponse(name, `unparseable stream event (${data.slice(0, 120)})`);
-        if ('error' in event && (event as JsonObject).error) throw upstreamErrorFromStreamEvent(name, event, apiKey);
-        const chunk = event as ChatChunk;
-        yield hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
       }
     } finally {
       res.dispose();
     }
-    if (!done) throw new UpstreamError({ provider: name, kind: 'stream', message: `${name}: stream ended before [DONE]` });
+    throw new UpstreamError({ provider: name, kind: 'stream', message: `${name}: stream ended before [DONE]` });
   }
 
   async function chatStream(req: ChatRequest, ctx: CallContext): Promise<ChatStream> {

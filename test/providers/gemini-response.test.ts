@@ -131,7 +131,7 @@ describe('non-stream answer', () => {
 
 async function run(events: unknown[], includeThoughts = true): Promise<ChatChunk[]> {
   async function* src() {
-    for (const e of events) yield JSON.stringify(e);
+    for (const e of events) yield [JSON.stringify(e)];
   }
   const out: ChatChunk[] = [];
   const errorFromEvent = () => new UpstreamError({ provider: 'gemini', kind: 'stream', message: 'boom' });
@@ -197,7 +197,7 @@ describe('stream', () => {
 
   it('unparseable event → invalid_response', async () => {
     async function* src() {
-      yield '{not json';
+      yield ['{not json'];
     }
     const it = translateGeminiStream(src(), { model: 'm', includeThoughts: false, errorFromEvent: () => new UpstreamError({ provider: 'gemini', kind: 'stream', message: '' }) });
     await expect(it.next()).rejects.toMatchObject({ kind: 'invalid_response' });
