@@ -1,7 +1,7 @@
 // Provider-neutral answer planning: deterministic text, reasoning, tool calls and JSON as pieces with exact token counts.
 import { countTokens } from '../metering/tokens.js';
 import { sampleFromSchema } from './schema-gen.js';
-import { createRng, hashSeed, pick, splitInto, type Rng } from './util.js';
+import { createRng, hashSeed, Lru, pick, splitInto, type Rng } from './util.js';
 
 const VOCABULARY = (
   'the of and to in is that for it as with was on be by at this from have or one had not but what all were when ' +
@@ -162,8 +162,26 @@ function answerPieces(req: GenRequest, rng: Rng, budget: number): { pieces: stri
   return { ...natural, cut: budget < req.defaultOutputTokens };
 }
 
-/** Plans the whole answer; writers for each wire format only lay it out. */
+/** Identical requests repeat (benchmarks, retries, stream vs non-stream): plans are immutable, so reuse them. */
+const plans = new Lru<string, ChatPlan>(512);
+const MEMO_MAX_CHARS = 20_000;
+
+/** Plans the whole answer; writers for each wire format only lay it out. Plans are shared: never mutate one. */
 export function planChat(req: GenRequest): ChatPlan {
+  if (req.conversation.length > MEMO_MAX_CHARS) return computePlan(req);
+  const key = [
+    req.model, req.seed, req.simSeed, req.defaultOutputTokens, req.maxTokens, req.reasoningTokens, req.callTool, req.forcedTool,
+    req.parallel, req.blocked, req.json ? JSON.stringify(req.json) : '', req.toolResult ?? '\u0000', req.conversation,
+  ].join('\u0001');
+  let plan = plans.get(key);
+  if (!plan) {
+    plan = computePlan(req);
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+function computePlan(req: GenRequest): ChatPlan {
   const seed = hashSeed(req.model, req.conversation, req.seed, req.simSeed);
   const rng = createRng(seed);
   const empty: ChatPlan = {
