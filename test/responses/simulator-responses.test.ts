@@ -61,7 +61,8 @@ describe('simulator POST /openai/v1/responses', () => {
     if (call?.type !== 'function_call') throw new Error('expected a function call');
     const second = await client.responses.create({
       model: 'gpt-4o-mini',
-      input: [...input, ...first.output, { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
+      // The SDK types output items more widely than input items (computer calls may be `failed`); ours are plain.
+      input: [...input, ...(first.output as ResponseInputItem[]), { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
       tools: [weatherTool],
       store: false,
     });
