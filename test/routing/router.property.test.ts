@@ -145,7 +145,7 @@ describe('planRoute on a route alias (random catalogs, policies, requests)', () 
           if (route.strategy === 'best_quality' && c.quality !== null) expect(top.quality !== null && top.quality >= c.quality).toBe(true);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   });
 
@@ -176,7 +176,7 @@ describe('planRoute on a route alias (random catalogs, policies, requests)', () 
           }
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
@@ -210,7 +210,7 @@ describe('planRoute on a pinned model (random catalogs and policies)', () => {
           for (let i = 1; i < p.candidates.length; i++) expect(p.candidates[i - 1].estCostPico <= p.candidates[i].estCostPico).toBe(true);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
