@@ -58,8 +58,8 @@ export function createProviders(config: Pick<Config, 'env' | 'file'>): Providers
 
 export { UpstreamError, providerNames, type CallContext, type ChatStream, type Provider, type ProviderName } from './types.js';
 export { createOpenAICompatibleProvider } from './openai-compatible.js';
-export { createOpenAIProvider, type OpenAIProvider, type RawUpstreamResponse } from './openai.js';
+export { createOpenAIProvider, hasResponsesRaw, type OpenAIProvider, type RawUpstreamResponse } from './openai.js';
 export { createDeepSeekProvider } from './deepseek.js';
 export { createGeminiProvider, type GeminiProvider } from './gemini.js';
 export { createUpstreamHttp, type UpstreamHttp } from './http.js';
-export { parseSse } from './sse.js';
+export { createSseDecoder, parseSse, sseBatches } from './sse.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { UpstreamHttp } from './http.js';
 import { createOpenAICompatibleProvider, type JsonObject, type OpenAICompatibleProvider } from './openai-compatible.js';
-import type { CallContext } from './types.js';
+import type { CallContext, Provider } from './types.js';
 
 export interface OpenAIProviderOptions {
   baseUrl: string;
@@ -19,6 +19,11 @@ export interface RawUpstreamResponse {
 export interface OpenAIProvider extends OpenAICompatibleProvider {
   /** POSTs a Responses API body to {base}/responses (model replaced by ctx.upstreamModel) and hands back the answer untouched, whatever its status. */
   responsesRaw(body: unknown, ctx: CallContext): Promise<RawUpstreamResponse>;
+}
+
+/** True for the OpenAI adapter (the only one that can pass the Responses API through natively). */
+export function hasResponsesRaw(p: Provider | undefined): p is OpenAIProvider {
+  return p !== undefined && typeof (p as Partial<OpenAIProvider>).responsesRaw === 'function';
 }
 
 /** A per-tenant prompt cache key improves OpenAI cache hits; hashed so that the tenant id never leaves the gateway. */

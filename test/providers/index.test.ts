@@ -1,7 +1,7 @@
 // createProviders: a provider without a key is disabled with a reason; the enabled ones share one pool and close cleanly.
 import { describe, expect, it } from 'vitest';
 import { envSchema, fileConfigSchema } from '../../src/config/schema.js';
-import { createProviders } from '../../src/providers/index.js';
+import { createProviders, hasResponsesRaw } from '../../src/providers/index.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { chatReq, ctxFor } from './contract.case.js';
 
@@ -12,6 +12,8 @@ describe('createProviders', () => {
       expect([...p.providers.keys()]).toEqual(['openai']);
       expect(Object.fromEntries(p.missing)).toEqual({ deepseek: 'DEEPSEEK_API_KEY is not set', gemini: 'GEMINI_API_KEY is not set' });
       expect(p.openai?.name).toBe('openai');
+      expect(hasResponsesRaw(p.providers.get('openai'))).toBe(true);
+      expect(hasResponsesRaw(p.providers.get('gemini'))).toBe(false);
     } finally {
       await p.close();
     }

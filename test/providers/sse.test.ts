@@ -1,6 +1,6 @@
 // SSE parser edge cases: line endings split across chunks, multi-line data, comments, blank lines, missing final blank line.
 import { describe, expect, it } from 'vitest';
-import { parseSse } from '../../src/providers/sse.js';
+import { parseSse, sseBatches } from '../../src/providers/sse.js';
 
 const enc = new TextEncoder();
 
@@ -71,5 +71,16 @@ describe('parseSse', () => {
     const chunks: string[] = [];
     for (let i = 0; i < text.length; i += 7) chunks.push(text.slice(i, i + 7));
     expect(await collect(chunks)).toEqual(events);
+  });
+
+  it('sseBatches groups the events completed by each network chunk', async () => {
+    async function* src() {
+      yield enc.encode('data: a\n\ndata: b\n\ndata: c');
+      yield enc.encode('\n\n: ping\n\n');
+      yield enc.encode('data: d');
+    }
+    const batches: string[][] = [];
+    for await (const b of sseBatches(src())) batches.push(b);
+    expect(batches).toEqual([['a', 'b'], ['c'], ['d']]);
   });
 });
