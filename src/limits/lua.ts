@@ -3,7 +3,10 @@
 // Exactness. Money never becomes a Lua number: budget counters are Redis integer strings changed only by INCRBY/DECRBY
 // (exact 64-bit arithmetic on the server) and compared as decimal strings. The caller passes `limit − reserve` as the
 // threshold, so the check `used + reserve ≤ limit` is `used ≤ threshold` with no addition in Lua. Bound: a counter must
-// stay below 2^63 pico-USD (≈ $9.2 million per budget period); budgets.ts refuses larger limits.
+// stay below 2^63 pico-USD (≈ $9.2 million): limits are capped at $8 million per period and one reservation at
+// $100,000 (shared.ts), which leaves room for open reservations and soft-budget overshoot.
+// Cluster: every key of a tenant carries the hash tag {t:<tenant>}, so one script only touches one slot. Keys read from a
+// reservation record or the tenant's counter set are not in KEYS but are in that same slot by construction.
 // Rate limits are a leaky bucket (GCRA) kept in integers: a unit (a request, a token) weighs W = 60000 and the bucket
 // drains `limit` per ms, so the capacity is limit × W. Every product stays below 2^53 (exact in a double) while
 // limit ≤ 1e9 per minute and one request weighs ≤ 1e8 tokens; the limiter clamps to those bounds.

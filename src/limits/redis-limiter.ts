@@ -1,4 +1,5 @@
 // The Redis Limiter with its failure modes: fail_open onto an in-process limiter, fail_closed with 503, automatic recovery.
+// Use a client from createLimiterRedis() (no offline queue, short timeouts) and wait for its `ready` before serving.
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
@@ -24,6 +25,8 @@ export interface RedisLimiterOptions {
   keyPrefix?: string;
   /** Clock for budgetState() (admit and settle carry their own `now`). */
   now?: () => number;
+  /** While Redis is away, at most one request per this many ms tries it (the others do not wait for its timeout). */
+  probeIntervalMs?: number;
   /** Settlements kept while Redis is away, replayed when it returns (oldest dropped beyond this). */
   maxPendingSettlements?: number;
 }
@@ -61,6 +64,8 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
   const pending: Settlement[] = [];
   let dropped = 0;
   let replaying = false;
+  let nextProbeAt = 0;
+  const probeIntervalMs = options.probeIntervalMs ?? 1000;
   /** Last spend Redis reported per tenant and period: where a fallback's budgets start. */
   const lastKnown = new Map<string, { id: string; spent: bigint }>();
 
@@ -68,6 +73,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
   const onError = () => {};
   redis.on('error', onError);
   const onReady = () => {
+    nextProbeAt = 0;
     if (status !== 'up') void recover();
   };
   redis.on('ready', onReady);
@@ -95,6 +101,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
   };
 
   function outage(err: unknown): void {
+    nextProbeAt = Date.now() + probeIntervalMs;
     if (status !== 'up') return;
     const next: LimiterStatus = options.onFailure === 'fail_open' ? 'degraded' : 'down';
     if (next === 'degraded') fallback = createMemoryLimiter({ seeder: fallbackSeeder, reservationTtlS: options.reservationTtlS, now: options.now });
@@ -126,13 +133,15 @@ export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
       }
       recovered();
     } catch {
-      // Still away: the next admission or `ready` event tries again.
+      // Still away: the next probe or `ready` event tries again.
+      nextProbeAt = Date.now() + probeIntervalMs;
     } finally {
       replaying = false;
     }
   }
 
-  const usable = () => status === 'up' || redis.status === 'ready';
+  // A stalled Redis (timeouts, connection still open) is probed now and then; a closed connection waits for `ready`.
+  const usable = () => status === 'up' || (redis.status === 'ready' && Date.now() >= nextProbeAt);
 
   async function admitDegraded(req: AdmitRequest): Promise<AdmitResult> {
     if (options.onFailure === 'fail_closed' || !fallback) {

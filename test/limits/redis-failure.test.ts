@@ -35,7 +35,7 @@ async function connect(): Promise<Redis> {
   return redis;
 }
 
-function make(redis: Redis, onFailure: 'fail_open' | 'fail_closed') {
+function make(redis: Redis, onFailure: 'fail_open' | 'fail_closed', probeIntervalMs = 0) {
   const statuses: LimiterStatus[] = [];
   const warnings: string[] = [];
   const logger = { warn: (_: object, msg: string) => warnings.push(msg), info: () => {} };
@@ -47,6 +47,7 @@ function make(redis: Redis, onFailure: 'fail_open' | 'fail_closed') {
     logger,
     onStatus: (s) => statuses.push(s),
     now: () => T0,
+    probeIntervalMs,
   });
   return { limiter, statuses, warnings };
 }
@@ -112,6 +113,33 @@ describe('Redis lost at run time', () => {
     // r1 settled at 40 (replayed), r2 and r4 reserved 100 each, r3 charged 30.
     await until(async () => (await limiter.budgetState(tenantId, budgets))[0].spentPico === 270n);
     expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(270n);
+  });
+
+  it('while Redis is stalled, only a probe now and then waits for it; the other requests go straight to the fallback', async () => {
+    server = await startRedisServer(port);
+    const redis = await connect();
+    const { limiter } = make(redis, 'fail_open', 60_000);
+    const tenantId = uniqueId('lf');
+    expect((await limiter.admit(request({ tenantId, budgets, reservePico: 100n }))).ok).toBe(true);
+    let sent = 0;
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      sent++;
+      return send(...args);
+    }) as Redis['sendCommand'];
+    const other = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 60_000 });
+    clients.push(other);
+    await new Promise((resolve) => other.once('ready', resolve));
+    await other.client('PAUSE', 1000, 'ALL');
+    const first = await limiter.admit(request({ tenantId, budgets, reservePico: 100n }));
+    expect(first.ok && first.degraded).toBe(true);
+    expect(sent).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      const r = await limiter.admit(request({ tenantId, budgets, reservePico: 100n }));
+      expect(r.ok && r.degraded).toBe(true);
+    }
+    expect(sent).toBe(1);
+    await other.ping();
   });
 
   it('fail_closed: answers 503 while Redis is away and recovers by itself', async () => {
