@@ -35,6 +35,8 @@ export interface Harness {
   built: Built;
   config: Config;
   adminToken: string;
+  /** URL of the private test database (postgres store only). */
+  dbUrl: string | null;
   createTenant(name: string, policy?: PolicyInput): Promise<{ tenant: Tenant; key: string }>;
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** Waits until every queued ledger event is written. */
@@ -63,10 +65,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const config = loadConfig({ env, overrides: { ledger: { batch_size: 100, flush_interval_ms: 20, max_queue: 20_000 }, ...options.overrides } });
   let dropDb: (() => Promise<void>) | null = null;
+  let dbUrl: string | null = null;
   let store;
   if ((options.store ?? 'postgres') === 'postgres') {
     const db = await createTestDatabase();
     dropDb = db.drop;
+    dbUrl = db.url;
     store = createPostgresStore({ url: db.url });
   } else {
     store = createPgliteStore({});
@@ -92,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     built,
     config,
     adminToken: ADMIN_TOKEN,
+    dbUrl,
     admin,
     async createTenant(name, policy = {}) {
       const tenant = await built.deps.store.createTenant({ name, policy: policySchema.parse(policy) });
