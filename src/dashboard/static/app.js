@@ -154,8 +154,14 @@ function renderKpis(t, raw) {
   setKpi('tokens', `${fmtInt(t.tokens)} tokens`);
   setKpi('error-rate', fmtPct(t.errors, t.requests));
   setKpi('errors', `${fmtInt(t.errors)} errors`, String(raw.errors));
-  setKpi('fallback-rate', t.fallbacks === null ? 'n/a' : fmtPct(t.fallbacks, t.requests));
-  setKpi('cache-hits', `${fmtInt(t.cacheHits)} cache hits`);
+  // Fallback counts show only when the spend API reports them (older servers do not).
+  $('#kpi-fallbacks').hidden = t.fallbacks === null;
+  $('#providers').classList.toggle('no-fallbacks', t.fallbacks === null);
+  $('#providers-title').textContent = t.fallbacks === null ? 'Errors by provider' : 'Errors and fallbacks by provider';
+  setKpi('fallback-rate', t.fallbacks === null ? '' : fmtPct(t.fallbacks, t.requests));
+  setKpi('fallbacks', t.fallbacks === null ? '' : `${fmtInt(t.fallbacks)} fallbacks`);
+  setKpi('cache-rate', fmtPct(t.cacheHits, t.requests));
+  setKpi('cache-hits', `${fmtInt(t.cacheHits)} answered from cache`);
 }
 
 function xDays() {
