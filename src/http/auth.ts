@@ -62,20 +62,40 @@ function defaultClientIp(c: Context): string {
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
-/** Sliding window of failure times per IP; bounded in IPs and in entries per IP. */
-export function createFailureLimiter(max: number, maxIps = 10_000) {
+/**
+ * The unit the failure limit counts: an IPv4 address, or the /64 of an IPv6 one (a single host usually holds a whole
+ * /64, so counting single IPv6 addresses would let one machine rotate past the limit).
+ */
+export function addressBucket(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const [head, tail = ''] = ip.split('%')[0].split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+export interface FailureLimiter {
+  /** Milliseconds until this address may try again, or 0. */
+  blockedFor(ip: string, now: number): number;
+  record(ip: string, now: number): void;
+}
+
+/** Sliding window of failure times per address; bounded in addresses and in entries per address. */
+export function createFailureLimiter(max: number, maxIps = 10_000): FailureLimiter {
   const failures = new Map<string, number[]>();
-  const recent = (ip: string, now: number): number[] => {
-    const list = failures.get(ip);
-    if (!list) return [];
-    while (list.length > 0 && list[0] <= now - WINDOW_MS) list.shift();
-    if (list.length === 0) failures.delete(ip);
-    return list;
-  };
   return {
-    /** Milliseconds until this IP may try again, or 0. */
+    // Allocation-free for an address with no failures: this runs on every request.
     blockedFor(ip: string, now: number): number {
-      const list = recent(ip, now);
+      const list = failures.get(ip);
+      if (!list) return 0;
+      while (list.length > 0 && list[0] <= now - WINDOW_MS) list.shift();
+      if (list.length === 0) {
+        failures.delete(ip);
+        return 0;
+      }
       return list.length >= max ? list[list.length - max] + WINDOW_MS - now : 0;
     },
     record(ip: string, now: number): void {
@@ -153,20 +173,18 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
   return async function keyAuth(c, next) {
     const now = clock().getTime();
     const secret = presentedKey(c);
-    const ip = secret === null ? '' : clientIp(c);
-    if (secret !== null) {
-      const wait = limiter.blockedFor(ip, now);
-      if (wait > 0) {
-        const seconds = String(Math.ceil(wait / 1000));
-        return errorResponse(
-          c,
-          new GatewayError('too_many_auth_failures', 'Too many failed authentication attempts; try again later.', {
-            headers: { 'retry-after': seconds },
-          }),
-        );
-      }
-    }
     if (secret === null) return errorResponse(c, rejection('invalid_api_key', true));
+    const ip = addressBucket(clientIp(c));
+    const wait = limiter.blockedFor(ip, now);
+    if (wait > 0) {
+      // Checked before the key itself: answering a right guess differently would tell the guesser it was right.
+      return errorResponse(
+        c,
+        new GatewayError('too_many_auth_failures', 'Too many failed authentication attempts; try again later.', {
+          headers: { 'retry-after': String(Math.ceil(wait / 1000)) },
+        }),
+      );
+    }
     if (!secret.startsWith(KEY_PREFIX) || secret.length > MAX_KEY_LENGTH) {
       // Cannot be one of our keys: no hashing, no store query, no cache entry; still a failed guess.
       limiter.record(ip, now);

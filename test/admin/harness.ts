@@ -2,7 +2,8 @@
 import { Hono } from 'hono';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createAdminRoutes, createTenantSpendRoute, type AdminDeps } from '../../src/http/admin/routes.js';
-import { createKeyAuth, type AuthVariables } from '../../src/http/auth.js';
+import { createKeyAuth } from '../../src/http/auth.js';
+import type { AppEnv } from '../../src/http/context.js';
 import { createErrorHandler } from '../../src/http/errors.js';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import type { Store } from '../../src/store/interface.js';
@@ -64,10 +65,10 @@ export interface HarnessOptions {
   errors?: object[];
 }
 
-export function createTestApp(o: HarnessOptions): Hono<{ Variables: AuthVariables }> {
+export function createTestApp(o: HarnessOptions): Hono<AppEnv> {
   const config = testConfig();
   const clock = o.clock ?? (() => new Date());
-  const app = new Hono<{ Variables: AuthVariables }>();
+  const app = new Hono<AppEnv>();
   // The gateway's own error handler, as createApp installs it: unknown errors are logged and become a shaped 500.
   app.onError(createErrorHandler({ error: (obj) => o.errors?.push(obj) }));
   app.route('/admin', createAdminRoutes({ store: o.store, config, clock, onPolicyChange: o.onPolicyChange, limiterStatus: o.limiterStatus }));

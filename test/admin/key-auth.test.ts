@@ -1,6 +1,6 @@
 // Virtual-key auth middleware: cache TTL with an injected clock, revocation bound, brute-force limit, store outage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashKey, invalidateKeyCache } from '../../src/http/auth.js';
+import { addressBucket, hashKey, invalidateKeyCache } from '../../src/http/auth.js';
 import type { Store } from '../../src/store/interface.js';
 import { backends, bearer, createClock, createTestApp } from './harness.js';
 
@@ -123,6 +123,16 @@ describe('key auth', () => {
     }
     expect(inst.calls()).toBe(0);
     expect((await app.request('/v1/whoami', { headers: { ...bearer('tg_x'), 'x-test-ip': '203.0.113.77' } })).status).toBe(429);
+  });
+
+  it('counts IPv6 failures per /64, so one host cannot rotate addresses past the limit', async () => {
+    const app = createTestApp({ store: base, maxFailuresPerMinute: 3 });
+    const from = (ip: string) => app.request('/v1/whoami', { headers: { ...bearer('tg_wrong'), 'x-test-ip': ip } });
+    for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:aaaa::3']) expect((await from(ip)).status).toBe(401);
+    expect((await from('2001:db8:1:2:ffff:ffff:ffff:ffff')).status).toBe(429);
+    expect((await from('2001:db8:1:3::1')).status).toBe(401);
+    expect(addressBucket('2001:0db8:0001:0002:0:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(addressBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
   });
 
   it('missing keys do not count as failed guesses', async () => {
