@@ -22,11 +22,15 @@ interface OpenReasoning {
   item: OutputReasoning;
   text: string;
 }
+interface OpenPart {
+  contentIndex: number;
+  value: string;
+}
 interface OpenMessage {
   index: number;
   item: OutputMessage;
-  text: { contentIndex: number; value: string } | null;
-  refusal: { contentIndex: number; value: string } | null;
+  text: OpenPart | null;
+  refusal: OpenPart | null;
 }
 interface OpenCall {
   index: number;
@@ -41,7 +45,8 @@ export async function* chatStreamToResponseEvents(
   chunks: AsyncIterable<ChatChunk>,
   ctx: ResponseContext,
 ): AsyncGenerator<ResponseStreamEvent, void, undefined> {
-  const t = createTranslator(ctx);
+  const t = new EventTranslator(ctx);
+  t.start();
   yield* t.drain();
   try {
     for await (const chunk of chunks) {
@@ -57,107 +62,177 @@ export async function* chatStreamToResponseEvents(
   yield* t.drain();
 }
 
-function createTranslator(ctx: ResponseContext) {
-  let seq = 0;
-  let queue: ResponseStreamEvent[] = [];
-  const output: OutputItem[] = [];
-  let reasoning: OpenReasoning | null = null;
-  let message: OpenMessage | null = null;
-  let call: OpenCall | null = null;
-  const calls = new Map<number, OpenCall>();
-  let usage: Usage | null = null;
-  let finish: FinishReason | null = null;
+/**
+ * The state of one translation. Output items open lazily on their first delta and close (with their `.done` events)
+ * when an item of another kind starts or the stream ends, so every item's events stay contiguous as OpenAI sends them.
+ */
+class EventTranslator {
+  private seq = 0;
+  private queue: ResponseStreamEvent[] = [];
+  private readonly output: OutputItem[] = [];
+  private reasoning: OpenReasoning | null = null;
+  private message: OpenMessage | null = null;
+  private call: OpenCall | null = null;
+  private readonly calls = new Map<number, OpenCall>();
+  private usage: Usage | null = null;
+  private finishReason: FinishReason | null = null;
 
-  const emit = (e: Unsequenced): void => {
-    queue.push(structuredClone({ ...e, sequence_number: seq++ }) as ResponseStreamEvent);
-  };
-  const snapshot = (status: ResponseObject['status']): ResponseObject => ({ ...baseResponse(ctx, status), output });
-  const addItem = (item: OutputItem): number => {
-    output.push(item);
-    emit({ type: 'response.output_item.added', output_index: output.length - 1, item });
-    return output.length - 1;
-  };
+  constructor(private readonly ctx: ResponseContext) {}
 
-  function openReasoning(): OpenReasoning {
-    if (reasoning) return reasoning;
-    closeMessage();
-    closeCall();
+  start(): void {
+    this.emit({ type: 'response.created', response: this.snapshot('in_progress') });
+    this.emit({ type: 'response.in_progress', response: this.snapshot('in_progress') });
+  }
+
+  *drain(): Generator<ResponseStreamEvent> {
+    const out = this.queue;
+    this.queue = [];
+    yield* out;
+  }
+
+  onChunk(chunk: ChatChunk): void {
+    if (chunk.usage) this.usage = chunk.usage;
+    for (const choice of chunk.choices) {
+      if (choice.index !== 0) continue; // the Responses API has no `n`: only the first choice is an answer
+      this.onDelta(choice.delta ?? {});
+      if (choice.finish_reason) this.finishReason = choice.finish_reason;
+    }
+  }
+
+  finish(): void {
+    const { status, incomplete } = statusOf(this.finishReason);
+    const itemStatus = status === 'incomplete' ? 'incomplete' : 'completed';
+    // Like the non-stream path: an answer with nothing in it is still one (empty) message.
+    if (this.output.length === 0) {
+      const m = this.openMessage();
+      m.text = this.addPart(m, 'text');
+    }
+    this.closeReasoning();
+    this.closeMessage(itemStatus);
+    this.closeCall(itemStatus);
+    const final: ResponseObject = { ...this.snapshot(status), incomplete_details: incomplete, usage: mapUsage(this.usage) };
+    if (status === 'completed') final.completed_at = Math.max(this.ctx.createdAt, Math.floor(Date.now() / 1000));
+    this.emit({ type: status === 'completed' ? 'response.completed' : 'response.incomplete', response: final });
+  }
+
+  fail(e: unknown): void {
+    const info = errorInfoOf(e);
+    for (const item of this.output) if (item.status === 'in_progress') item.status = 'incomplete';
+    const error = { code: info.code, message: info.message };
+    this.emit({ type: 'response.failed', response: { ...this.snapshot('failed'), error, usage: mapUsage(this.usage) } });
+    this.emit({ type: 'error', code: info.code, message: info.message, param: info.param, error: info });
+  }
+
+  private emit(e: Unsequenced): void {
+    // Cloned: items keep changing after an event about them was queued.
+    this.queue.push(structuredClone({ ...e, sequence_number: this.seq++ }) as ResponseStreamEvent);
+  }
+
+  private snapshot(status: ResponseObject['status']): ResponseObject {
+    return { ...baseResponse(this.ctx, status), output: this.output };
+  }
+
+  private addItem(item: OutputItem): number {
+    this.output.push(item);
+    this.emit({ type: 'response.output_item.added', output_index: this.output.length - 1, item });
+    return this.output.length - 1;
+  }
+
+  private onDelta(delta: ChunkDelta): void {
+    if (delta.reasoning_content) {
+      const r = this.openReasoning();
+      r.text += delta.reasoning_content;
+      this.emit({ type: 'response.reasoning_summary_text.delta', item_id: r.item.id, output_index: r.index, summary_index: 0, delta: delta.reasoning_content });
+    }
+    if (delta.content) this.onText(delta.content);
+    if (delta.refusal) this.onRefusal(delta.refusal);
+    for (const d of delta.tool_calls ?? []) this.onToolCall(d);
+  }
+
+  private openReasoning(): OpenReasoning {
+    if (this.reasoning) return this.reasoning;
+    this.closeMessage();
+    this.closeCall();
     const item: OutputReasoning = { type: 'reasoning', id: newId('rs'), summary: [] };
-    const index = addItem(item);
-    item.summary.push({ type: 'summary_text', text: '' });
-    emit({ type: 'response.reasoning_summary_part.added', item_id: item.id, output_index: index, summary_index: 0, part: { type: 'summary_text', text: '' } });
-    reasoning = { index, item, text: '' };
-    return reasoning;
+    const index = this.addItem(item);
+    const part = { type: 'summary_text' as const, text: '' };
+    item.summary.push(part);
+    this.emit({ type: 'response.reasoning_summary_part.added', item_id: item.id, output_index: index, summary_index: 0, part });
+    this.reasoning = { index, item, text: '' };
+    return this.reasoning;
   }
 
-  function closeReasoning(): void {
-    if (!reasoning) return;
-    const { index, item, text } = reasoning;
-    item.summary[0] = { type: 'summary_text', text };
-    emit({ type: 'response.reasoning_summary_text.done', item_id: item.id, output_index: index, summary_index: 0, text });
-    emit({ type: 'response.reasoning_summary_part.done', item_id: item.id, output_index: index, summary_index: 0, part: item.summary[0] });
-    emit({ type: 'response.output_item.done', output_index: index, item });
-    reasoning = null;
+  private closeReasoning(): void {
+    if (!this.reasoning) return;
+    const { index, item, text } = this.reasoning;
+    const part = { type: 'summary_text' as const, text };
+    item.summary[0] = part;
+    const loc = { item_id: item.id, output_index: index, summary_index: 0 };
+    this.emit({ type: 'response.reasoning_summary_text.done', ...loc, text });
+    this.emit({ type: 'response.reasoning_summary_part.done', ...loc, part });
+    this.emit({ type: 'response.output_item.done', output_index: index, item });
+    this.reasoning = null;
   }
 
-  function openMessage(): OpenMessage {
-    if (message) return message;
-    closeReasoning();
-    closeCall();
+  private openMessage(): OpenMessage {
+    if (this.message) return this.message;
+    this.closeReasoning();
+    this.closeCall();
     const item: OutputMessage = { type: 'message', id: newId('msg'), role: 'assistant', status: 'in_progress', content: [] };
-    message = { index: addItem(item), item, text: null, refusal: null };
-    return message;
+    this.message = { index: this.addItem(item), item, text: null, refusal: null };
+    return this.message;
   }
 
-  function addPart(m: OpenMessage, kind: 'text' | 'refusal'): { contentIndex: number; value: string } {
+  private addPart(m: OpenMessage, kind: 'text' | 'refusal'): OpenPart {
     const part = kind === 'text' ? { type: 'output_text' as const, text: '', annotations: [], logprobs: [] } : { type: 'refusal' as const, refusal: '' };
     m.item.content.push(part);
     const contentIndex = m.item.content.length - 1;
-    emit({ type: 'response.content_part.added', item_id: m.item.id, output_index: m.index, content_index: contentIndex, part });
+    this.emit({ type: 'response.content_part.added', item_id: m.item.id, output_index: m.index, content_index: contentIndex, part });
     return { contentIndex, value: '' };
   }
 
-  function onText(delta: string): void {
-    const m = openMessage();
-    m.text ??= addPart(m, 'text');
+  private onText(delta: string): void {
+    const m = this.openMessage();
+    m.text ??= this.addPart(m, 'text');
     m.text.value += delta;
-    emit({ type: 'response.output_text.delta', item_id: m.item.id, output_index: m.index, content_index: m.text.contentIndex, delta, logprobs: [] });
+    const loc = { item_id: m.item.id, output_index: m.index, content_index: m.text.contentIndex };
+    this.emit({ type: 'response.output_text.delta', ...loc, delta, logprobs: [] });
   }
 
-  function onRefusal(delta: string): void {
-    const m = openMessage();
-    m.refusal ??= addPart(m, 'refusal');
+  private onRefusal(delta: string): void {
+    const m = this.openMessage();
+    m.refusal ??= this.addPart(m, 'refusal');
     m.refusal.value += delta;
-    emit({ type: 'response.refusal.delta', item_id: m.item.id, output_index: m.index, content_index: m.refusal.contentIndex, delta });
+    this.emit({ type: 'response.refusal.delta', item_id: m.item.id, output_index: m.index, content_index: m.refusal.contentIndex, delta });
   }
 
-  function closeMessage(status: 'completed' | 'incomplete' = 'completed'): void {
-    if (!message) return;
-    const { index, item, text, refusal } = message;
+  private closeMessage(status: 'completed' | 'incomplete' = 'completed'): void {
+    if (!this.message) return;
+    const { index, item, text, refusal } = this.message;
     const loc = { item_id: item.id, output_index: index };
     if (text) {
       const part = { type: 'output_text' as const, text: text.value, annotations: [], logprobs: [] };
       item.content[text.contentIndex] = part;
-      emit({ type: 'response.output_text.done', ...loc, content_index: text.contentIndex, text: text.value, logprobs: [] });
-      emit({ type: 'response.content_part.done', ...loc, content_index: text.contentIndex, part });
+      this.emit({ type: 'response.output_text.done', ...loc, content_index: text.contentIndex, text: text.value, logprobs: [] });
+      this.emit({ type: 'response.content_part.done', ...loc, content_index: text.contentIndex, part });
     }
     if (refusal) {
       const part = { type: 'refusal' as const, refusal: refusal.value };
       item.content[refusal.contentIndex] = part;
-      emit({ type: 'response.refusal.done', ...loc, content_index: refusal.contentIndex, refusal: refusal.value });
-      emit({ type: 'response.content_part.done', ...loc, content_index: refusal.contentIndex, part });
+      this.emit({ type: 'response.refusal.done', ...loc, content_index: refusal.contentIndex, refusal: refusal.value });
+      this.emit({ type: 'response.content_part.done', ...loc, content_index: refusal.contentIndex, part });
     }
     item.status = status;
-    emit({ type: 'response.output_item.done', output_index: index, item });
-    message = null;
+    this.emit({ type: 'response.output_item.done', output_index: index, item });
+    this.message = null;
   }
 
-  function onToolCall(d: ToolCallDelta): void {
-    let c = calls.get(d.index);
+  private onToolCall(d: ToolCallDelta): void {
+    let c = this.calls.get(d.index);
     if (!c) {
-      closeReasoning();
-      closeMessage();
-      closeCall();
+      this.closeReasoning();
+      this.closeMessage();
+      this.closeCall();
       const item: OutputFunctionCall = {
         type: 'function_call',
         id: newId('fc'),
@@ -166,9 +241,9 @@ function createTranslator(ctx: ResponseContext) {
         arguments: '',
         status: 'in_progress',
       };
-      c = { index: addItem(item), item };
-      calls.set(d.index, c);
-      call = c;
+      c = { index: this.addItem(item), item };
+      this.calls.set(d.index, c);
+      this.call = c;
     } else if (d.function?.name && !c.item.name) {
       c.item.name = d.function.name;
     }
@@ -176,64 +251,17 @@ function createTranslator(ctx: ResponseContext) {
     if (delta === '') return;
     c.item.arguments += delta;
     // A late delta for a call already closed (never seen from real upstreams) still lands in the final response.
-    if (c === call) emit({ type: 'response.function_call_arguments.delta', item_id: c.item.id, output_index: c.index, delta });
+    if (c === this.call) this.emit({ type: 'response.function_call_arguments.delta', item_id: c.item.id, output_index: c.index, delta });
   }
 
-  function closeCall(status: 'completed' | 'incomplete' = 'completed'): void {
-    if (!call) return;
-    const { index, item } = call;
+  private closeCall(status: 'completed' | 'incomplete' = 'completed'): void {
+    if (!this.call) return;
+    const { index, item } = this.call;
     item.status = status;
-    emit({ type: 'response.function_call_arguments.done', item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
-    emit({ type: 'response.output_item.done', output_index: index, item });
-    call = null;
+    this.emit({ type: 'response.function_call_arguments.done', item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
+    this.emit({ type: 'response.output_item.done', output_index: index, item });
+    this.call = null;
   }
-
-  function onDelta(delta: ChunkDelta): void {
-    if (delta.reasoning_content) {
-      const r = openReasoning();
-      r.text += delta.reasoning_content;
-      emit({ type: 'response.reasoning_summary_text.delta', item_id: r.item.id, output_index: r.index, summary_index: 0, delta: delta.reasoning_content });
-    }
-    if (delta.content) onText(delta.content);
-    if (delta.refusal) onRefusal(delta.refusal);
-    for (const d of delta.tool_calls ?? []) onToolCall(d);
-  }
-
-  emit({ type: 'response.created', response: snapshot('in_progress') });
-  emit({ type: 'response.in_progress', response: snapshot('in_progress') });
-
-  return {
-    *drain(): Generator<ResponseStreamEvent> {
-      const out = queue;
-      queue = [];
-      yield* out;
-    },
-    onChunk(chunk: ChatChunk): void {
-      if (chunk.usage) usage = chunk.usage;
-      for (const choice of chunk.choices) {
-        if (choice.index !== 0) continue; // the Responses API has no `n`: only the first choice is an answer
-        onDelta(choice.delta ?? {});
-        if (choice.finish_reason) finish = choice.finish_reason;
-      }
-    },
-    finish(): void {
-      const { status, incomplete } = statusOf(finish);
-      const itemStatus = status === 'incomplete' ? 'incomplete' : 'completed';
-      closeReasoning();
-      closeMessage(itemStatus);
-      closeCall(itemStatus);
-      const final: ResponseObject = { ...snapshot(status), incomplete_details: incomplete, usage: mapUsage(usage) };
-      if (status === 'completed') final.completed_at = Math.max(ctx.createdAt, Math.floor(Date.now() / 1000));
-      emit({ type: status === 'completed' ? 'response.completed' : 'response.incomplete', response: final });
-    },
-    fail(e: unknown): void {
-      const info = errorInfoOf(e);
-      for (const item of output) if (item.status === 'in_progress') item.status = 'incomplete';
-      const failed: ResponseObject = { ...snapshot('failed'), error: { code: info.code, message: info.message }, usage: mapUsage(usage) };
-      emit({ type: 'response.failed', response: failed });
-      emit({ type: 'error', code: info.code, message: info.message, param: info.param, error: info });
-    },
-  };
 }
 
 export interface StreamErrorInfo {

@@ -194,6 +194,19 @@ describe('chatStreamToResponseEvents', () => {
     expect(events[6]).toMatchObject({ type: 'error', code: 'server_error', message: 'upstream cut the stream', error: { code: 'server_error' } });
   });
 
+  it('an answer with no content still has one (empty) message, as in the non-stream path', async () => {
+    const events = await run([chunk({ role: 'assistant', content: '' }), chunk({}, 'stop'), usageChunk()]);
+    expect(types(events).slice(2)).toEqual([
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(last(events)).toMatchObject({ response: { output: [{ type: 'message', content: [{ type: 'output_text', text: '' }] }] } });
+  });
+
   it('a non-gateway error does not leak its message', async () => {
     const events = await run([], new Error('secret internal detail'));
     expect(JSON.stringify(events)).not.toContain('secret internal detail');
