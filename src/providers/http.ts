@@ -124,6 +124,46 @@ function flattenHeaders(h: Record<string, string | string[] | undefined>): Recor
   return out;
 }
 
+/** The upstream answer with a body readable once, as bytes, text or a web stream; failures mapped to UpstreamError. */
+function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: () => NetworkErrorContext): UpstreamResponse {
+  const raw = res.body;
+  let consumed = false;
+
+  async function* iterate(): AsyncGenerator<Uint8Array> {
+    if (consumed) throw new Error('upstream body already consumed');
+    consumed = true;
+    try {
+      for await (const chunk of raw) yield chunk as Uint8Array;
+    } catch (e) {
+      throw mapNetworkError(e, at());
+    } finally {
+      clearTimeout(timer);
+      discard(raw);
+    }
+  }
+
+  return {
+    status: res.statusCode,
+    headers: flattenHeaders(res.headers),
+    body: { [Symbol.asyncIterator]: iterate },
+    async text() {
+      const decoder = new TextDecoder();
+      let out = '';
+      for await (const chunk of iterate()) out += decoder.decode(chunk, { stream: true });
+      return out + decoder.decode();
+    },
+    toWeb() {
+      consumed = true;
+      raw.once('close', () => clearTimeout(timer));
+      return Readable.toWeb(raw) as ReadableStream<Uint8Array>;
+    },
+    dispose() {
+      clearTimeout(timer);
+      discard(raw);
+    },
+  };
+}
+
 export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   const owned = options.dispatcher === undefined;
   const dispatcher =
@@ -164,42 +204,7 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     }
     // A stream only has a deadline until its headers; afterwards the idle timeout guards it.
     if (!req.wholeAnswerDeadline) clearTimeout(timer);
-    const raw = res.body;
-    let consumed = false;
-
-    async function* iterate(): AsyncGenerator<Uint8Array> {
-      if (consumed) throw new Error('upstream body already consumed');
-      consumed = true;
-      try {
-        for await (const chunk of raw) yield chunk as Uint8Array;
-      } catch (e) {
-        throw mapNetworkError(e, at(true));
-      } finally {
-        clearTimeout(timer);
-        discard(raw);
-      }
-    }
-
-    return {
-      status: res.statusCode,
-      headers: flattenHeaders(res.headers),
-      body: { [Symbol.asyncIterator]: iterate },
-      async text() {
-        const decoder = new TextDecoder();
-        let out = '';
-        for await (const chunk of iterate()) out += decoder.decode(chunk, { stream: true });
-        return out + decoder.decode();
-      },
-      toWeb() {
-        consumed = true;
-        raw.once('close', () => clearTimeout(timer));
-        return Readable.toWeb(raw) as ReadableStream<Uint8Array>;
-      },
-      dispose() {
-        clearTimeout(timer);
-        discard(raw);
-      },
-    };
+    return wrapResponse(res, timer, () => at(true));
   }
 
   return {
