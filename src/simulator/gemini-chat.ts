@@ -169,6 +169,7 @@ export function prepareGemini(state: SimState, model: string, body: Record<strin
     toolResult: responses.length > 0 ? responses.map((p) => JSON.stringify(p.functionResponse?.response ?? {})).join(' ') : null,
     json: json && json.schema === undefined ? {} : json,
     blocked,
+    stop: Array.isArray(gen.stopSequences) ? gen.stopSequences.filter((x): x is string => typeof x === 'string') : [],
   });
   const forced = /\[\[sim:finish=([A-Z_]+)\]\]/.exec(userText)?.[1];
   const natural = plan.finish === 'length' ? 'MAX_TOKENS' : plan.finish === 'content_filter' ? 'SAFETY' : 'STOP';

@@ -57,6 +57,8 @@ export interface GenRequest {
   /** Structured output: `schema` undefined for a plain JSON object. */
   json: { schema?: unknown } | null;
   blocked: boolean;
+  /** Stop sequences: the text ends before the first one (not included), finish reason stop. */
+  stop?: readonly string[];
 }
 
 export interface PlannedToolCall {
@@ -162,6 +164,33 @@ function answerPieces(req: GenRequest, rng: Rng, budget: number): { pieces: stri
   return { ...natural, cut: budget < req.defaultOutputTokens };
 }
 
+type Pieces = { pieces: string[]; counts: number[]; total: number; cut: boolean };
+
+/** Ends the text before the first stop sequence, as providers do (the sequence itself is not returned). */
+function applyStop(ans: Pieces, stops: readonly string[]): Pieces {
+  const text = ans.pieces.join('');
+  let at = -1;
+  for (const s of stops) {
+    const i = s.length > 0 ? text.indexOf(s) : -1;
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  if (at < 0) return ans;
+  const out: Pieces = { pieces: [], counts: [], total: 0, cut: false };
+  let pos = 0;
+  for (const p of ans.pieces) {
+    const keep = p.length <= at - pos ? p : p.slice(0, Math.max(0, at - pos));
+    if (keep.length > 0) {
+      const n = countTokens(keep);
+      out.pieces.push(keep);
+      out.counts.push(n);
+      out.total += n;
+    }
+    pos += p.length;
+    if (pos >= at) break;
+  }
+  return out;
+}
+
 /** Identical requests repeat (benchmarks, retries, stream vs non-stream): plans are immutable, so reuse them. */
 const plans = new Lru<string, ChatPlan>(512);
 const MEMO_MAX_CHARS = 20_000;
@@ -171,7 +200,7 @@ export function planChat(req: GenRequest): ChatPlan {
   if (req.conversation.length > MEMO_MAX_CHARS) return computePlan(req);
   const key = [
     req.model, req.seed, req.simSeed, req.defaultOutputTokens, req.maxTokens, req.reasoningTokens, req.callTool, req.forcedTool,
-    req.parallel, req.blocked, req.json ? JSON.stringify(req.json) : '', req.toolResult ?? '\u0000', req.conversation,
+    req.parallel, req.blocked, req.json ? JSON.stringify(req.json) : '', (req.stop ?? []).join('\u0002'), req.toolResult ?? '\u0000', req.conversation,
   ].join('\u0001');
   let plan = plans.get(key);
   if (!plan) {
@@ -199,7 +228,7 @@ function computePlan(req: GenRequest): ChatPlan {
     return { ...plan, toolCalls: calls, toolTokens: calls.reduce((s, c) => s + c.tokens, 0), finish: 'tool_calls' };
   }
   const budget = limit - plan.reasoningTokens;
-  const answer = answerPieces(req, rng, budget);
+  const answer = applyStop(answerPieces(req, rng, budget), req.stop ?? []);
   const cutByReasoning = reasoning !== null && reasoning.total < req.reasoningTokens;
   return {
     ...plan,

@@ -1,10 +1,10 @@
 // Local, faithful OpenAI / DeepSeek / Gemini servers for tests, the demo and the benchmark: startSimulator() and its types.
 import { simulatorRoutes } from './routes.js';
 import { createSimState, listen } from './server.js';
-import type { Simulator, SimulatorOptions } from './types.js';
+import { simSettingsPatchSchema, type Simulator, type SimulatorOptions } from './types.js';
 
-export type { Fault, FaultRule, SimProvider, SimRecord, Simulator, SimulatorOptions } from './types.js';
-export { faultRuleSchema, faultRulesSchema, faultSchema } from './types.js';
+export type { Fault, FaultRule, SimProvider, SimRecord, Simulator, SimulatorOptions, SimSettingsPatch } from './types.js';
+export { faultRuleSchema, faultRulesSchema, faultSchema, simSettingsPatchSchema } from './types.js';
 export { planChat, type ChatPlan, type GenRequest } from './generate.js';
 export { prepareOpenAIChat, completionBody, chunkEvents, usageOf, type PreparedChat } from './openai-chat.js';
 export { thoughtSignature, SKIP_SIGNATURE } from './gemini-chat.js';
@@ -27,6 +27,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     setFaults: (rules) => state.faults.set(rules),
     clearFaults: () => state.faults.clear(),
+    configure: (patch) => {
+      Object.assign(state.settings, simSettingsPatchSchema.parse(patch));
+    },
     close: () => running.close(),
   };
 }

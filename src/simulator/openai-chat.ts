@@ -97,6 +97,7 @@ export function prepareOpenAIChat(state: SimState, flavor: OpenAIFlavor, body: C
     toolResult: last.role === 'tool' ? lastText : null,
     json: rf?.type === 'json_object' ? {} : rf?.type === 'json_schema' ? { schema: rf.json_schema.schema ?? {} } : null,
     blocked: lastText.includes('[[sim:block]]'),
+    stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []),
   });
   return { flavor, model: body.model, plan, promptTokens, cachedTokens, visibleReasoning: flavor === 'deepseek', completionTokens: completionTokensOf(plan) };
 }

@@ -5,7 +5,7 @@ import { createFaultBook, faultName, type FaultBook } from './faults.js';
 import { authErrorBody, sendJson, statusErrorBody } from './http-out.js';
 import { loadModelDirectory, type ModelDirectory } from './models.js';
 import { createPromptCache, type PromptCache } from './prompt-cache.js';
-import { faultRulesSchema, type Fault, type SimProvider, type SimRecord, type SimulatorOptions } from './types.js';
+import { faultRulesSchema, simSettingsPatchSchema, type Fault, type SimProvider, type SimRecord, type SimulatorOptions } from './types.js';
 import { Lru, sleep } from './util.js';
 
 export interface SimSettings {
@@ -109,6 +109,23 @@ const controlRoutes: Route[] = [
       if (!rules.success) return sendJson(res, 400, { error: rules.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
       state.faults.set(rules.data);
       res.writeHead(204).end();
+    },
+  },
+  {
+    method: 'PUT',
+    path: /^\/__sim\/settings$/,
+    handler: ({ res, state, body }) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { error: 'body must be a JSON object of settings' });
+      }
+      const patch = simSettingsPatchSchema.safeParse(parsed);
+      if (!patch.success) return sendJson(res, 400, { error: patch.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+      Object.assign(state.settings, patch.data);
+      const { keys: _keys, ...visible } = state.settings;
+      sendJson(res, 200, visible);
     },
   },
   {

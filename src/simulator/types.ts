@@ -68,6 +68,18 @@ export const faultRuleSchema = z.object({
 export type FaultRule = z.infer<typeof faultRuleSchema>;
 export const faultRulesSchema = z.array(faultRuleSchema);
 
+/** Timing and length settings that may change while the simulator runs (`configure()`, `PUT /__sim/settings`). */
+export const simSettingsPatchSchema = z
+  .object({
+    latencyMs: z.number().int().nonnegative(),
+    ttftMs: z.number().int().nonnegative(),
+    chunkDelayMs: z.number().int().nonnegative(),
+    defaultOutputTokens: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+export type SimSettingsPatch = z.infer<typeof simSettingsPatchSchema>;
+
 export interface Simulator {
   url: string;
   port: number;
@@ -78,5 +90,7 @@ export interface Simulator {
   reset(): void;
   setFaults(rules: FaultRule[]): void;
   clearFaults(): void;
+  /** Change latency, time to first token, chunk pacing or default length for the following requests. */
+  configure(patch: SimSettingsPatch): void;
   close(): Promise<void>;
 }

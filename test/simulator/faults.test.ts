@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/metering/tokens.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { deepseek, eventually, gemini, jsonEvents, openai, parseSse } from './helpers.js';
+import { deepseek, eventually, gemini, jsonEvents, openai, parseSse, post } from './helpers.js';
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -153,6 +153,26 @@ describe('control endpoints', () => {
     expect(records[1]).toMatchObject({ provider: 'openai', endpoint: 'chat', model: 'gpt-4o-mini', stream: false, aborted: false, fault: null, at: expect.any(Number) });
     expect((await fetch(`${sim.url}/__sim/records`, { method: 'DELETE' })).status).toBe(204);
     expect(sim.records()).toEqual([]);
+  });
+});
+
+describe('settings', () => {
+  it('PUT /__sim/settings and configure() change the default length for later requests', async () => {
+    const other = await startSimulator();
+    try {
+      const put = await fetch(`${other.url}/__sim/settings`, { method: 'PUT', body: JSON.stringify({ defaultOutputTokens: 12 }) });
+      expect(put.status).toBe(200);
+      expect(await put.json()).not.toHaveProperty('keys');
+      const r1 = await (await post(`${other.baseUrls.openai}/chat/completions`, chat(), { authorization: 'Bearer sk-sim-openai' })).json();
+      expect(r1.usage.completion_tokens).toBe(12);
+      other.configure({ defaultOutputTokens: 20 });
+      const r2 = await (await post(`${other.baseUrls.openai}/chat/completions`, chat(), { authorization: 'Bearer sk-sim-openai' })).json();
+      expect(r2.usage.completion_tokens).toBe(20);
+      const bad = await fetch(`${other.url}/__sim/settings`, { method: 'PUT', body: JSON.stringify({ latencyMs: -1 }) });
+      expect(bad.status).toBe(400);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -63,6 +63,14 @@ describe('gemini generateContent', () => {
     expect((u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0)).toBe(50);
   });
 
+  it('honours stopSequences', async () => {
+    const plain = answerText((await (await gemini(sim, 'gemini-2.5-flash', user('stops'))).json()) as GResponse);
+    const stopWord = plain.split(' ')[4];
+    const json = (await (await gemini(sim, 'gemini-2.5-flash', user('stops', { stopSequences: [stopWord] }))).json()) as GResponse;
+    expect(answerText(json)).toBe(plain.slice(0, plain.indexOf(stopWord)));
+    expect(json.candidates?.[0].finishReason).toBe('STOP');
+  });
+
   it('answers JSON valid against responseJsonSchema', async () => {
     const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number', minimum: -50, maximum: 50 } }, required: ['city', 'temp'] };
     const json = (await (await gemini(sim, 'gemini-2.5-flash', user('json', { responseMimeType: 'application/json', responseJsonSchema: schema }))).json()) as GResponse;

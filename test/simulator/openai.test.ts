@@ -93,6 +93,20 @@ describe('openai chat, non-stream', () => {
     expect(json.usage.prompt_tokens).toBe(countPromptTokens(body as ChatRequest));
   });
 
+  it('ends before the first stop sequence, with finish_reason stop, stream and non-stream alike', async () => {
+    const plain = (await (await openai(sim, ask('stop test'))).json()).choices[0].message.content as string;
+    const stopWord = plain.split(' ')[5];
+    const body = ask('stop test', { stop: [stopWord, 'zzz-never'] });
+    const json = await (await openai(sim, body)).json();
+    const text: string = json.choices[0].message.content;
+    expect(text).toBe(plain.slice(0, plain.indexOf(stopWord)));
+    expect(json.choices[0].finish_reason).toBe('stop');
+    const s = await readSse(await openai(sim, { ...body, stream: true, stream_options: { include_usage: true } }));
+    expect(streamedText(s)).toBe(text);
+    expect(chunks(s).at(-1)?.usage?.completion_tokens).toBe(json.usage.completion_tokens);
+    expect(json.usage.completion_tokens).toBeLessThan(40);
+  });
+
   it('answers content_filter for a blocked prompt', async () => {
     const json = await (await openai(sim, ask('bad [[sim:block]]'))).json();
     expect(json.choices[0].finish_reason).toBe('content_filter');
