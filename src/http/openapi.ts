@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { chatRequestSchema, embeddingRequestSchema } from '../api/openai.js';
+import { responsesRequestSchema } from '../responses/schema.js';
 import { policySchema } from '../routing/policy.js';
 import {
   apiKeySchema,
@@ -41,8 +42,7 @@ const embeddingResponseSchema = z.looseObject({
 });
 const modelSchema = z.looseObject({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() });
 const routeExplainSchema = z.looseObject({ candidates: z.array(z.looseObject({})) });
-/** Until src/responses/schema.ts is mounted here: the Responses API request, fields beyond these passed through. */
-const responsesRequestSchema = z.looseObject({ model: z.string(), input: z.unknown() });
+const responseObjectSchema = z.looseObject({ id: z.string(), object: z.literal('response'), status: z.string(), output: z.array(z.looseObject({})) });
 
 const err = (description: string): ResponseSpec => ({ description, schema: errorBodySchema, name: 'Error' });
 const keyErrors = { 401: err('Missing or invalid API key'), 403: err('Tenant disabled'), 429: err('Rate limit, budget or auth failures') };
@@ -61,7 +61,13 @@ export const clientOperations: OperationSpec[] = [
     responses: { 200: { description: 'Embeddings', schema: embeddingResponseSchema, name: 'EmbeddingResponse' }, 400: err('Invalid request'), ...keyErrors } },
   { method: 'post', path: '/v1/responses', summary: 'Responses API', tag: 'client', auth: 'key',
     body: { schema: responsesRequestSchema, name: 'ResponsesRequest' },
-    responses: { 200: { description: 'Response, or SSE events when stream is true', contentTypes: ['application/json', 'text/event-stream'] }, 400: err('Invalid request'), ...keyErrors } },
+    responses: { 200: { description: 'Response, or SSE events when stream is true', schema: responseObjectSchema, name: 'Response', contentTypes: ['application/json', 'text/event-stream'] }, 400: err('Invalid request'), ...keyErrors } },
+  { method: 'get', path: '/v1/responses/:id', summary: 'A stored response of this tenant', tag: 'client', auth: 'key',
+    responses: { 200: { description: 'Response', schema: responseObjectSchema, name: 'Response' }, ...keyErrors, 404: err('Unknown id (or another tenant\'s)') } },
+  { method: 'delete', path: '/v1/responses/:id', summary: 'Delete a stored response', tag: 'client', auth: 'key',
+    responses: { 200: { description: 'Deleted', schema: deletedSchema, name: 'Deleted' }, ...keyErrors, 404: err('Unknown id (or another tenant\'s)') } },
+  { method: 'get', path: '/v1/models/:id', summary: 'One model or route alias', tag: 'client', auth: 'key',
+    responses: { 200: { description: 'Model', schema: modelSchema, name: 'Model' }, ...keyErrors, 404: err('Unknown model') } },
   { method: 'get', path: '/v1/models', summary: "Models and route aliases this tenant can use", tag: 'client', auth: 'key',
     responses: { 200: { description: 'Model list', schema: looseList(modelSchema), name: 'ModelList' }, ...keyErrors } },
   { method: 'get', path: '/v1/spend', summary: "The caller's own tenant spend", tag: 'client', auth: 'key', query: spendQuerySchema,

@@ -30,6 +30,9 @@ const clientRoutes: [string, string][] = [
   ['get', '/v1/spend'],
   ['post', '/v1/route/explain'],
   ['post', '/v1/responses'],
+  ['get', '/v1/responses/{id}'],
+  ['delete', '/v1/responses/{id}'],
+  ['get', '/v1/models/{id}'],
 ];
 
 async function served(): Promise<{ text: string; type: string | null }> {
@@ -75,6 +78,7 @@ describe('openapi document', () => {
     expect(policy.properties.routes.additionalProperties?.properties?.strategy.enum).toEqual(['cheapest', 'best_quality', 'best_value']);
     expect(doc.components.schemas.CreateTenant.required).toEqual(['name']);
     expect(doc.components.schemas.ChatRequest.required).toEqual(expect.arrayContaining(['model', 'messages']));
+    expect(doc.components.schemas.ResponsesRequest.required).toEqual(expect.arrayContaining(['model']));
     const spendParams = doc.paths['/admin/spend'].get.parameters?.map((p) => p.name);
     expect(spendParams).toEqual(['from', 'to', 'tenant', 'group_by', 'format']);
   });
