@@ -87,6 +87,17 @@ export function mapUsage(u: Usage | null | undefined): ResponseUsage | null {
   };
 }
 
+/** Responses usage → chat usage (what the metering code reads), e.g. for a natively passed-through OpenAI response. */
+export function chatUsageOf(u: ResponseUsage): Usage {
+  return {
+    prompt_tokens: u.input_tokens,
+    completion_tokens: u.output_tokens,
+    total_tokens: u.total_tokens,
+    prompt_tokens_details: { cached_tokens: u.input_tokens_details?.cached_tokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: u.output_tokens_details?.reasoning_tokens ?? 0 },
+  };
+}
+
 /** The Response object without output: every request field echoed back the way OpenAI does (defaults filled in). */
 export function baseResponse(ctx: ResponseContext, status: ResponseStatus): ResponseObject {
   const req = ctx.req;

@@ -84,6 +84,9 @@ export function outputToItems(item: OutputItem): ResponseItem[] {
       return [{ type: 'function_call', id: item.id, call_id: item.call_id, name: item.name, arguments: item.arguments }];
     case 'reasoning':
       return [{ type: 'reasoning', id: item.id, summary: item.summary.map((x) => ({ type: 'summary_text', text: x.text })) }];
+    default:
+      // Stored bodies are JSON from the database: an item type this gateway never produces has nothing to replay.
+      return [];
   }
 }
 

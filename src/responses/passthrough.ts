@@ -1,0 +1,33 @@
+// Native pass-through to OpenAI's /responses while the gateway, not OpenAI, holds the conversation state.
+import type { ResponseItem, ResponsesRequest } from './schema.js';
+import { shouldStore } from './schema.js';
+import { inputItems } from './to-chat.js';
+
+/**
+ * The body to send upstream: history expanded into `input` (OpenAI never saw our previous_response_id), `store: false`
+ * (the gateway keeps the state, per tenant), and the client's model replaced by the provider's id.
+ *
+ * With `store: false` OpenAI cannot look up items by id: ids are dropped, and reasoning items without
+ * `encrypted_content` are left out (OpenAI would answer 404 for them; their text is only a summary anyway).
+ */
+export function passthroughBody(req: ResponsesRequest, history: readonly ResponseItem[], upstreamModel: string): Record<string, unknown> {
+  const { previous_response_id: _previous, store: _store, ...rest } = req;
+  const input = [...history, ...inputItems(req)].flatMap(forUpstream);
+  return { ...rest, model: upstreamModel, input, store: false };
+}
+
+function forUpstream(item: ResponseItem): ResponseItem[] {
+  if (item.type === 'reasoning' && !item.encrypted_content) return [];
+  const { id: _id, ...rest } = item;
+  return [rest as ResponseItem];
+}
+
+/**
+ * OpenAI echoes what it was sent; the client must see what it sent: its `store` and `previous_response_id`. Applies to a Response object, or to the `response` of a lifecycle stream event. Mutates and returns it.
+ */
+export function restoreEcho<T extends Record<string, unknown>>(response: T, req: ResponsesRequest): T {
+  const r = response as Record<string, unknown>;
+  r.store = shouldStore(req);
+  r.previous_response_id = req.previous_response_id ?? null;
+  return response;
+}
