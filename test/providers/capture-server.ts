@@ -15,6 +15,8 @@ export type Responder = (req: Captured, res: ServerResponse) => void | Promise<v
 export interface CaptureServer {
   url: string;
   requests: Captured[];
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  connections(): number;
   respond(fn: Responder): void;
   close(): Promise<void>;
 }
@@ -40,11 +42,16 @@ export async function startCaptureServer(host = '127.0.0.1'): Promise<CaptureSer
       void responder(captured, res);
     });
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections += 1;
+  });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests,
+    connections: () => connections,
     respond(fn) {
       responder = fn;
     },

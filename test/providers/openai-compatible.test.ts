@@ -273,6 +273,22 @@ describe('DeepSeek adapter', () => {
   });
 });
 
+describe('connection pool', () => {
+  it('sequential calls reuse keep-alive connections instead of opening one per call', async () => {
+    const own = await startCaptureServer();
+    own.respond((_r, res) => sendJson(res, 200, completion));
+    try {
+      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http });
+      for (let i = 0; i < 10; i++) await p.chat(req(), ctxFor('m'));
+      expect(own.requests.length).toBe(10);
+      // undici may open a second socket while the first one finishes its previous answer; never one per call.
+      expect(own.connections()).toBeLessThanOrEqual(2);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('network failures', () => {
   it('connection refused → kind connect', async () => {
     const dead = await startCaptureServer();
