@@ -47,187 +47,196 @@ export function createLimiterRedis(url: string, extra: RedisOptions = {}): Redis
   return new Redis(url, { ...limiterRedisOptions, ...extra });
 }
 
-/** The settlement that gives back everything an admission took (the request did not happen). */
+/** The settlement that gives back whatever an admission may have taken on Redis (the request did not go ahead). */
 function releaseOf(req: AdmitRequest): Settlement {
-  const { requestId, tenantId, keyId, model, now, tokens, budgets } = req;
-  return { requestId, tenantId, keyId, model, now, actualPico: 0n, actualTokens: 0, estimatedTokens: tokens, budgets };
+  const { requestId, tenantId, keyId, model, now, tokens } = req;
+  return { requestId, tenantId, keyId, model, now, actualPico: 0n, actualTokens: 0, estimatedTokens: tokens, budgets: [] };
 }
 
-export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
-  const { redis, logger } = options;
-  const core = createRedisCoreLimiter(options);
-  const maxPending = options.maxPendingSettlements ?? 50_000;
-  let status: LimiterStatus = 'up';
-  let fallback: Limiter | null = null;
+const isLocalError = (err: unknown) => err instanceof RangeError || err instanceof SeedError;
+
+/** Redis first; on an outage the in-process fallback (fail_open) or 503 (fail_closed); settlements replayed on return. */
+class FailoverLimiter implements Limiter {
+  private state: LimiterStatus = 'up';
+  private readonly core: Limiter;
+  private fallback: Limiter | null = null;
   /** Requests admitted by an in-process fallback, settled there too (for its own budget view). */
-  const admittedBy = new Map<string, Limiter>();
-  const pending: Settlement[] = [];
-  let dropped = 0;
-  let replaying = false;
-  let nextProbeAt = 0;
-  const probeIntervalMs = options.probeIntervalMs ?? 1000;
+  private readonly admittedBy = new Map<string, Limiter>();
+  private readonly pending: Settlement[] = [];
+  private dropped = 0;
+  private replaying = false;
+  private nextProbeAt = 0;
   /** Last spend Redis reported per tenant and period: where a fallback's budgets start. */
-  const lastKnown = new Map<string, { id: string; spent: bigint }>();
-
-  // Without a listener ioredis prints every connection error; the limiter reports outages itself, once.
-  const onError = () => {};
-  redis.on('error', onError);
-  const onReady = () => {
-    nextProbeAt = 0;
-    if (status !== 'up') void recover();
-  };
-  redis.on('ready', onReady);
-
-  const setStatus = (s: LimiterStatus) => {
-    if (s === status) return;
-    status = s;
-    options.onStatus?.(s);
+  private readonly lastKnown = new Map<string, { id: string; spent: bigint }>();
+  // Without an error listener ioredis prints every connection error; the limiter reports an outage itself, once.
+  private readonly onError = () => {};
+  private readonly onReady = () => {
+    this.nextProbeAt = 0;
+    if (this.state !== 'up') void this.replay();
   };
 
-  const remember = (tenantId: string, states: BudgetState[], specs: BudgetSpec[]) => {
-    states.forEach((st, i) => lastKnown.set(`${tenantId}\n${st.period}`, { id: counterId(specs[i]), spent: st.spentPico }));
-  };
+  constructor(private readonly options: RedisLimiterOptions) {
+    this.core = createRedisCoreLimiter(options);
+    options.redis.on('error', this.onError);
+    options.redis.on('ready', this.onReady);
+  }
 
-  const fallbackSeeder: SpendSeeder = async (tenantId, since) => {
+  get status(): LimiterStatus {
+    return this.state;
+  }
+
+  async admit(req: AdmitRequest): Promise<AdmitResult> {
+    if (!this.usable()) return this.admitDegraded(req);
+    let result: AdmitResult;
+    try {
+      result = await this.core.admit(req);
+    } catch (err) {
+      if (isLocalError(err)) throw err instanceof SeedError ? seedUnavailable(err) : err;
+      this.outage(err);
+      // A timed-out script may still run on Redis later: give back what it took unless this request goes ahead.
+      const degraded = await this.admitDegraded(req).catch((e: unknown) => {
+        this.queue(releaseOf(req));
+        throw e;
+      });
+      if (!degraded.ok) this.queue(releaseOf(req));
+      return degraded;
+    }
+    this.remember(req.tenantId, result.budgets, req.budgets);
+    if (this.state !== 'up') this.recovered();
+    return result;
+  }
+
+  async settle(s: Settlement): Promise<void> {
+    const local = this.admittedBy.get(s.requestId);
+    this.admittedBy.delete(s.requestId);
+    // Admitted in-process, or on Redis before the outage: either way the fallback's view of the budget stays current.
+    await (local ?? this.fallback)?.settle(s);
+    if (!this.usable()) return this.queue(s);
+    try {
+      await this.core.settle(s);
+    } catch (err) {
+      this.outage(err);
+      this.queue(s);
+    }
+  }
+
+  async budgetState(tenantId: string, budgets: BudgetSpec[]): Promise<BudgetState[]> {
+    if (this.usable()) {
+      try {
+        const states = await this.core.budgetState(tenantId, budgets);
+        this.remember(tenantId, states, budgets);
+        return states;
+      } catch (err) {
+        if (isLocalError(err)) throw err instanceof SeedError ? seedUnavailable(err) : err;
+        this.outage(err);
+      }
+    }
+    if (this.fallback) return this.fallback.budgetState(tenantId, budgets);
+    throw new GatewayError('service_unavailable', 'Budget state is unavailable while Redis is unreachable.');
+  }
+
+  async resetBudgets(tenantId: string): Promise<void> {
+    for (const k of [...this.lastKnown.keys()]) if (k.startsWith(`${tenantId}\n`)) this.lastKnown.delete(k);
+    await this.fallback?.resetBudgets(tenantId);
+    await this.core.resetBudgets(tenantId);
+  }
+
+  async close(): Promise<void> {
+    this.options.redis.off('error', this.onError);
+    this.options.redis.off('ready', this.onReady);
+    this.admittedBy.clear();
+  }
+
+  // A stalled Redis (timeouts, connection still open) is probed now and then; a closed connection waits for `ready`.
+  private usable(): boolean {
+    return this.state === 'up' || (this.options.redis.status === 'ready' && Date.now() >= this.nextProbeAt);
+  }
+
+  private setStatus(s: LimiterStatus): void {
+    if (s === this.state) return;
+    this.state = s;
+    this.options.onStatus?.(s);
+  }
+
+  private remember(tenantId: string, states: BudgetState[], specs: BudgetSpec[]): void {
+    states.forEach((st, i) => this.lastKnown.set(`${tenantId}\n${st.period}`, { id: counterId(specs[i]), spent: st.spentPico }));
+  }
+
+  private readonly fallbackSeeder: SpendSeeder = async (tenantId, since) => {
     for (const period of ['day', 'month'] as const) {
-      const known = lastKnown.get(`${tenantId}\n${period}`);
+      const known = this.lastKnown.get(`${tenantId}\n${period}`);
       if (known && known.id === counterId({ period, periodStart: since })) return known.spent;
     }
     try {
-      return await options.seeder(tenantId, since);
+      return await this.options.seeder(tenantId, since);
     } catch (err) {
       throw seedUnavailable(err);
     }
   };
 
-  function outage(err: unknown): void {
-    nextProbeAt = Date.now() + probeIntervalMs;
-    if (status !== 'up') return;
-    const next: LimiterStatus = options.onFailure === 'fail_open' ? 'degraded' : 'down';
-    if (next === 'degraded') fallback = createMemoryLimiter({ seeder: fallbackSeeder, reservationTtlS: options.reservationTtlS, now: options.now });
-    logger?.warn(
-      { err: err instanceof Error ? err.message : String(err), mode: options.onFailure },
+  private outage(err: unknown): void {
+    this.nextProbeAt = Date.now() + (this.options.probeIntervalMs ?? 1000);
+    if (this.state !== 'up') return;
+    const { onFailure, reservationTtlS, now } = this.options;
+    const next: LimiterStatus = onFailure === 'fail_open' ? 'degraded' : 'down';
+    if (next === 'degraded') this.fallback = createMemoryLimiter({ seeder: this.fallbackSeeder, reservationTtlS, now });
+    this.options.logger?.warn(
+      { err: err instanceof Error ? err.message : String(err), mode: onFailure },
       next === 'degraded' ? 'Redis unreachable: limiting in-process until it returns' : 'Redis unreachable: refusing requests until it returns',
     );
-    setStatus(next);
+    this.setStatus(next);
   }
 
-  function recovered(): void {
-    if (status === 'up') return;
-    logger?.info({ replay: pending.length, dropped }, 'Redis reachable again: limits back on Redis');
-    fallback = null;
+  private recovered(): void {
+    if (this.state === 'up') return;
+    this.options.logger?.info({ replay: this.pending.length, dropped: this.dropped }, 'Redis reachable again: limits back on Redis');
+    this.fallback = null;
     // Requests the fallback admitted now settle on Redis alone (no record there: their actual cost is charged).
-    admittedBy.clear();
-    setStatus('up');
-    void recover();
+    this.admittedBy.clear();
+    this.setStatus('up');
+    void this.replay();
   }
 
   /** Replays settlements made while Redis was away (reservations released, actual costs charged); idempotent. */
-  async function recover(): Promise<void> {
-    if (replaying) return;
-    replaying = true;
+  private async replay(): Promise<void> {
+    if (this.replaying) return;
+    this.replaying = true;
     try {
-      while (pending.length > 0) {
-        await core.settle(pending[0]);
-        pending.shift();
+      while (this.pending.length > 0) {
+        await this.core.settle(this.pending[0]);
+        this.pending.shift();
       }
-      recovered();
+      this.recovered();
     } catch {
       // Still away: the next probe or `ready` event tries again.
-      nextProbeAt = Date.now() + probeIntervalMs;
+      this.nextProbeAt = Date.now() + (this.options.probeIntervalMs ?? 1000);
     } finally {
-      replaying = false;
+      this.replaying = false;
     }
   }
 
-  // A stalled Redis (timeouts, connection still open) is probed now and then; a closed connection waits for `ready`.
-  const usable = () => status === 'up' || (redis.status === 'ready' && Date.now() >= nextProbeAt);
-
-  async function admitDegraded(req: AdmitRequest): Promise<AdmitResult> {
-    if (options.onFailure === 'fail_closed' || !fallback) {
+  private async admitDegraded(req: AdmitRequest): Promise<AdmitResult> {
+    if (this.options.onFailure === 'fail_closed' || !this.fallback) {
       throw new GatewayError('service_unavailable', 'Rate limits and budgets cannot be checked right now; retry shortly.', {
         headers: { 'retry-after': '1' },
       });
     }
-    admittedBy.set(req.requestId, fallback);
+    const fallback = this.fallback;
     const result = await fallback.admit(req);
-    return result.ok ? { ...result, degraded: true } : result;
+    if (!result.ok) return result;
+    this.admittedBy.set(req.requestId, fallback);
+    return { ...result, degraded: true };
   }
 
-  function queue(s: Settlement): void {
-    pending.push(s);
-    if (pending.length > maxPending) {
-      pending.shift();
-      dropped++;
+  private queue(s: Settlement): void {
+    this.pending.push(s);
+    if (this.pending.length > (this.options.maxPendingSettlements ?? 50_000)) {
+      this.pending.shift();
+      this.dropped++;
     }
   }
+}
 
-  return {
-    get status() {
-      return status;
-    },
-    async admit(req) {
-      if (!usable()) return admitDegraded(req);
-      let result: AdmitResult;
-      try {
-        result = await core.admit(req);
-      } catch (err) {
-        if (err instanceof RangeError) throw err;
-        if (err instanceof SeedError) throw seedUnavailable(err);
-        outage(err);
-        // A timed-out script may still run on Redis later: release whatever it reserved unless this request goes ahead.
-        const release = { ...releaseOf(req), budgets: [] };
-        const result = await admitDegraded(req).catch((e: unknown) => {
-          queue(release);
-          throw e;
-        });
-        if (!result.ok) queue(release);
-        return result;
-      }
-      remember(req.tenantId, result.budgets, req.budgets);
-      if (status !== 'up') recovered();
-      return result;
-    },
-    async settle(s) {
-      const local = admittedBy.get(s.requestId);
-      if (local) {
-        admittedBy.delete(s.requestId);
-        await local.settle(s);
-      } else if (fallback) {
-        // Admitted on Redis before the outage: keep the fallback's view of the budget current meanwhile.
-        await fallback.settle(s);
-      }
-      if (!usable()) return queue(s);
-      try {
-        await core.settle(s);
-      } catch (err) {
-        outage(err);
-        queue(s);
-      }
-    },
-    async budgetState(tenantId, budgets) {
-      if (usable()) {
-        try {
-          const states = await core.budgetState(tenantId, budgets);
-          remember(tenantId, states, budgets);
-          return states;
-        } catch (err) {
-          if (err instanceof SeedError) throw seedUnavailable(err);
-          outage(err);
-        }
-      }
-      if (fallback) return fallback.budgetState(tenantId, budgets);
-      throw new GatewayError('service_unavailable', 'Budget state is unavailable while Redis is unreachable.');
-    },
-    async resetBudgets(tenantId) {
-      for (const k of [...lastKnown.keys()]) if (k.startsWith(`${tenantId}\n`)) lastKnown.delete(k);
-      await fallback?.resetBudgets(tenantId);
-      await core.resetBudgets(tenantId);
-    },
-    async close() {
-      redis.off('error', onError);
-      redis.off('ready', onReady);
-      admittedBy.clear();
-    },
-  };
+export function createRedisLimiter(options: RedisLimiterOptions): Limiter {
+  return new FailoverLimiter(options);
 }
