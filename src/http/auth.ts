@@ -56,7 +56,8 @@ export function presentedKey(c: Context): string | null {
   return bearerToken(c.req.header('authorization')) ?? (c.req.header('x-api-key')?.trim() || null);
 }
 
-function defaultClientIp(c: Context): string {
+/** The TCP peer's address (never a client-set header such as x-forwarded-for), or 'unknown' without a socket. */
+export function socketAddress(c: Context): string {
   // @hono/node-server exposes the socket as env.incoming; app.request() in tests has none.
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
@@ -129,7 +130,7 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
   const { store, ttlMs, clock } = options;
   const negativeTtlMs = options.negativeTtlMs ?? Math.min(ttlMs, 1000);
   const maxEntries = options.maxEntries ?? 10_000;
-  const clientIp = options.clientIp ?? defaultClientIp;
+  const clientIp = options.clientIp ?? socketAddress;
   const limiter = createFailureLimiter(options.maxFailuresPerMinute);
   // Keyed by the presented secret, not its hash: a hit then costs one Map lookup and no hashing. The secret already
   // sits in this process's memory for every request; the store only ever sees the hash.

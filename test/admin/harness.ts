@@ -58,6 +58,7 @@ export interface HarnessOptions {
   clock?: () => Date;
   ttlMs?: number;
   maxFailuresPerMinute?: number;
+  /** Fixed client address (or per request via `x-test-ip`); 'socket' keeps the middleware's default (the TCP peer). */
   clientIp?: string;
   onPolicyChange?: (tenantId: string) => void;
   limiterStatus?: AdminDeps['limiterStatus'];
@@ -79,7 +80,7 @@ export function createTestApp(o: HarnessOptions): Hono<AppEnv> {
       ttlMs: o.ttlMs ?? 2000,
       clock,
       maxFailuresPerMinute: o.maxFailuresPerMinute ?? 30,
-      clientIp: (c) => c.req.header('x-test-ip') ?? o.clientIp ?? '192.0.2.1',
+      clientIp: o.clientIp === 'socket' ? undefined : (c) => c.req.header('x-test-ip') ?? o.clientIp ?? '192.0.2.1',
     }),
   );
   app.get('/v1/spend', createTenantSpendRoute({ store: o.store, clock }));

@@ -1,6 +1,8 @@
 // Virtual-key auth middleware: cache TTL with an injected clock, revocation bound, brute-force limit, store outage.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressBucket, hashKey, invalidateKeyCache } from '../../src/http/auth.js';
+import { addressBucket, hashKey, invalidateKeyCache, socketAddress } from '../../src/http/auth.js';
 import type { Store } from '../../src/store/interface.js';
 import { backends, bearer, createClock, createTestApp } from './harness.js';
 
@@ -133,6 +135,24 @@ describe('key auth', () => {
     expect((await from('2001:db8:1:3::1')).status).toBe(401);
     expect(addressBucket('2001:0db8:0001:0002:0:0:0:9')).toBe('2001:db8:1:2::/64');
     expect(addressBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
+  });
+
+  it('over real HTTP, counts failures by the TCP peer address and ignores a forged x-forwarded-for', async () => {
+    const app = createTestApp({ store: base, maxFailuresPerMinute: 2, clientIp: 'socket' });
+    app.get('/peer', (c) => c.text(socketAddress(c)));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const hit = (i: number) =>
+        fetch(`http://127.0.0.1:${port}/v1/whoami`, { headers: { ...bearer('tg_wrong'), 'x-forwarded-for': `198.18.0.${i}` } });
+      expect((await hit(1)).status).toBe(401);
+      expect((await hit(2)).status).toBe(401);
+      expect((await hit(3)).status).toBe(429);
+      expect(await (await fetch(`http://127.0.0.1:${port}/peer`, { headers: { 'x-forwarded-for': '198.18.0.9' } })).text()).toBe('127.0.0.1');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('missing keys do not count as failed guesses', async () => {
