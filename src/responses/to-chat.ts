@@ -31,7 +31,8 @@ export function responsesToChat(req: ResponsesRequest, history: readonly Respons
   copyIfSet(chat, 'parallel_tool_calls', req.parallel_tool_calls);
   const format = req.text?.format;
   if (format) chat.response_format = mapFormat(format);
-  if (req.text?.verbosity) chat.verbosity = req.text.verbosity;
+  // `medium` is every model's default: forwarding it would only make providers without the knob (Gemini) refuse.
+  if (req.text?.verbosity && req.text.verbosity !== 'medium') chat.verbosity = req.text.verbosity;
   copyIfSet(chat, 'reasoning_effort', req.reasoning?.effort);
   copyIfSet(chat, 'max_completion_tokens', req.max_output_tokens);
   copyIfSet(chat, 'temperature', req.temperature);

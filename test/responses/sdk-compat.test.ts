@@ -81,8 +81,11 @@ const weatherTool = {
 };
 
 describe('official openai SDK against our Responses output', () => {
-  it('types fit the SDK', () => {
-    expect([responseFits, eventsFit]).toEqual([true, true]);
+  it('a Response has every field the SDK types as required (besides output_text, which the SDK computes)', () => {
+    void [responseFits, eventsFit]; // checked by tsc, see the top of this file
+    const required = ['id', 'created_at', 'error', 'incomplete_details', 'instructions', 'metadata', 'model', 'object', 'output', 'parallel_tool_calls', 'temperature', 'tool_choice', 'tools', 'top_p'];
+    const r = chatToResponse(completion({ content: 'x' }), { id: 'resp_1', createdAt: 1, req: parseResponsesRequest({ model: 'm', input: 'x' }), model: 'm' });
+    expect(required.filter((k) => !(k in r))).toEqual([]);
   });
 
   it('responses.create (non-stream): output_text, usage, and the request the SDK sent translated', async () => {

@@ -238,6 +238,10 @@ describe('responsesToChat', () => {
     expect(chatRequestSchema.safeParse(chat).success).toBe(true);
   });
 
+  it('drops the default verbosity (medium), which providers without the knob would refuse', () => {
+    expect(responsesToChat(req({ input: 'x', text: { verbosity: 'medium' } }))).not.toHaveProperty('verbosity');
+  });
+
   it('carries nothing that belongs only to the Responses object (store, metadata, instructions as a field)', () => {
     const chat = responsesToChat(req({ input: 'x', store: true, metadata: { k: 'v' }, instructions: 'i', previous_response_id: 'resp_1' }));
     expect(Object.keys(chat).sort()).toEqual(['messages', 'model']);
