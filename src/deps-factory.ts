@@ -15,6 +15,7 @@ import { createProviders } from './providers/index.js';
 import { createHealth } from './routing/health.js';
 import { createAffinity } from './routing/affinity.js';
 import { createMetrics } from './metrics/metrics.js';
+import { installBudgetCollector } from './metrics/budget-collector.js';
 import { createTenantStateCache } from './gateway/deps.js';
 import { createRedactor } from './gateway/upstream-errors.js';
 import type { Store } from './store/interface.js';
@@ -98,8 +99,16 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const providers = createProviders(config);
   for (const [name, why] of providers.missing) logger.warn({ provider: name }, `provider disabled: ${why}`);
 
-  const health = createHealth({ now: () => Date.now(), onChange: (ch) => metrics.setCircuit(ch.provider, ch.model, ch.to !== 'closed') });
+  const health = createHealth({
+    failureThreshold: config.file.circuit.failures,
+    windowMs: config.file.circuit.window_ms,
+    openMs: config.file.circuit.open_ms,
+    now: () => Date.now(),
+    onChange: (ch) => metrics.setCircuit(ch.provider, ch.model, ch.to !== 'closed') });
   const affinity = createAffinity({ maxEntries: 50_000, ttlMs: 10 * 60_000, now: () => Date.now() });
+
+  installBudgetCollector({ metrics, listTenants: () => store.listTenants(), limiter, clock });
+  metrics.addCollector(() => metrics.setLedgerStats(ledger.stats()));
 
   const deps: AppDeps = {
     config,

@@ -91,6 +91,14 @@ export const fileConfigSchema = z.object({
       max_queue: z.number().int().positive().default(20_000),
     })
     .default({ batch_size: 500, flush_interval_ms: 250, max_queue: 20_000 }),
+  /** Circuit breakers per provider+model: this many failures within the window open it for open_ms, then one probe. */
+  circuit: z
+    .object({
+      failures: z.number().int().positive().default(5),
+      window_ms: duration.default(30_000),
+      open_ms: duration.default(15_000),
+    })
+    .default({ failures: 5, window_ms: 30_000, open_ms: 15_000 }),
   metrics: z
     .object({ max_tenant_labels: z.number().int().positive().default(100) })
     .default({ max_tenant_labels: 100 }),

@@ -1,7 +1,7 @@
 // GET /v1/models: the catalog models this tenant may use right now, plus its route aliases.
 import type { CatalogModel } from '../config/catalog.js';
 import type { AuthInfo } from '../http/context.js';
-import type { Policy } from '../routing/policy.js';
+import { policyReasons } from '../routing/constraints.js';
 import { availability } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 
@@ -16,15 +16,6 @@ interface ModelEntry {
   tollgate?: { kind: string; route?: { strategy: string } };
 }
 
-function allowed(m: CatalogModel, p: Policy): boolean {
-  const { allow, deny } = p;
-  if (deny.providers?.includes(m.provider) || deny.models?.includes(m.id) || deny.jurisdictions?.includes(m.jurisdiction)) return false;
-  if (allow.providers && !allow.providers.includes(m.provider)) return false;
-  if (allow.models && !allow.models.includes(m.id)) return false;
-  if (allow.jurisdictions && !allow.jurisdictions.includes(m.jurisdiction)) return false;
-  return true;
-}
-
 export function listModels(deps: GatewayDeps, auth: AuthInfo, now: Date): { object: 'list'; data: ModelEntry[] } {
   const policy = auth.tenant.policy;
   const usable = availability(deps);
@@ -33,7 +24,7 @@ export function listModels(deps: GatewayDeps, auth: AuthInfo, now: Date): { obje
     data.push({ id: alias, object: 'model', created: CREATED, owned_by: 'tollgate', tollgate: { kind: 'route', route: { strategy: route.strategy } } });
   }
   for (const m of deps.config.catalog.models) {
-    if (deps.config.catalog.isRetired(m, now) || !allowed(m, policy) || usable(m) !== null) continue;
+    if (deps.config.catalog.isRetired(m, now) || policyReasons(deps.config.catalog, policy, m, null).length > 0 || usable(m) !== null) continue;
     data.push({
       id: m.id,
       object: 'model',
