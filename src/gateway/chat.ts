@@ -75,7 +75,7 @@ export async function handleChat(deps: GatewayDeps, call: ChatCall): Promise<Res
     'x-request-id': call.requestId,
     'x-tollgate-provider': model.provider,
     'x-tollgate-model': model.id,
-    'x-tollgate-route': routeHeader(routePlan, served.rank, base.attempts.length),
+    'x-tollgate-route': routeHeader(routePlan, served.rank, base.attempts.length - 1),
   };
 
   if (served.kind === 'json') {
