@@ -41,9 +41,21 @@ const KEY_PREFIX = 'tg_';
 const MAX_KEY_LENGTH = 256;
 const liveCaches = new Set<Map<string, CacheEntry>>();
 
-/** Forget every cached key lookup in this process (after a revocation, tenant or policy change through this instance). */
-export function invalidateKeyCache(): void {
-  for (const cache of liveCaches) cache.clear();
+/**
+ * Forget cached key lookups in this process after a revocation, tenant or policy change through this instance:
+ * those of one key, of one tenant, or (no argument) all of them.
+ */
+export function invalidateKeyCache(which?: { keyId?: string; tenantId?: string }): void {
+  for (const cache of liveCaches) {
+    if (!which) {
+      cache.clear();
+      continue;
+    }
+    for (const [secret, entry] of cache) {
+      const v = entry.value;
+      if (v && (v.key.id === which.keyId || v.tenant.id === which.tenantId)) cache.delete(secret);
+    }
+  }
 }
 
 /** SHA-256 hex of a key's secret: what the store keeps and looks keys up by. */

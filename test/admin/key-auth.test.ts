@@ -82,6 +82,19 @@ describe('key auth', () => {
     expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(401);
   });
 
+  it('invalidateKeyCache({ keyId }) drops that key only; others stay cached', async () => {
+    const clock = createClock();
+    const inst = instrument(base);
+    const app = createTestApp({ store: inst.store, clock: clock.now, ttlMs: 60_000 });
+    const [a, b] = [await newKey(), await newKey()];
+    for (const k of [a, b]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    await base.revokeKey(a.id);
+    invalidateKeyCache({ keyId: a.id });
+    expect((await app.request('/v1/whoami', { headers: bearer(a.secret) })).status).toBe(401);
+    expect((await app.request('/v1/whoami', { headers: bearer(b.secret) })).status).toBe(200);
+    expect(inst.calls()).toBe(3);
+  });
+
   it('accepts x-api-key, and says so when no key is given', async () => {
     const app = createTestApp({ store: base });
     const k = await newKey();

@@ -46,7 +46,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const changed = (tenantId: string): void => {
     // The auth cache holds the tenant (status, policy) next to the key: drop it so this instance sees the change now.
-    invalidateKeyCache();
+    invalidateKeyCache({ tenantId });
     deps.onPolicyChange?.(tenantId);
   };
 
@@ -119,7 +119,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const id = c.req.param('id');
     const key = await store.revokeKey(id);
     if (!key) throw notFound('key', id);
-    invalidateKeyCache();
+    invalidateKeyCache({ keyId: id });
     return c.json(keyToBody(key));
   });
 
