@@ -233,10 +233,13 @@ if rec then
   if delta ~= 0 then
     for _, k in ipairs(r.tkeys) do
       if redis.call('EXISTS', k) == 1 then
-        local n = tonumber(redis.call('HGET', k, 'n'))
-        local l = level(k, now, n) + delta * W
+        -- A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
+        local v = redis.call('HMGET', k, 't', 'n')
+        local at = math.max(now, tonumber(v[1]))
+        local n = tonumber(v[2])
+        local l = level(k, at, n) + delta * W
         if l < 0 then l = 0 end
-        putLevel(k, l, now, n)
+        putLevel(k, l, at, n)
       end
     end
   end

@@ -184,7 +184,10 @@ function settleIn(t: TenantState, s: Settlement, ttlMs: number): void {
     const delta = clampTokens(s.actualTokens) - r.estimated;
     for (const key of delta === 0 ? [] : r.buckets) {
       const b = t.buckets.get(key);
-      if (b) t.buckets.set(key, { level: Math.max(0, levelAt(b, s.now, b.limit) + delta * W), at: s.now, limit: b.limit });
+      if (!b) continue;
+      // A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
+      const at = Math.max(s.now, b.at);
+      t.buckets.set(key, { level: Math.max(0, levelAt(b, at, b.limit) + delta * W), at, limit: b.limit });
     }
   } else {
     if (s.budgets.length === 0) return;

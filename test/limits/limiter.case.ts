@@ -69,6 +69,19 @@ export function limiterContract(name: string, factory: LimiterFactory): void {
       await limiter.close();
     });
 
+    it('does not refill a token bucket when a settlement carries an earlier instant than the last admission', async () => {
+      const { limiter } = await make();
+      const tenantId = uniqueId('lt');
+      const first = request({ tenantId, tokens: 500, tenant: { tpm: 1000 } });
+      await limiter.admit(first);
+      const later = T0 + 30_000; // half a minute on: 500 tokens have drained
+      expect((await limiter.admit(request({ tenantId, tokens: 500, now: later, tenant: { tpm: 1000 } }))).ok).toBe(true);
+      await limiter.settle(settlement(first, 0n, 501, T0)); // one token more than estimated, stamped with the request's start
+      const probe = await limiter.admit(request({ tenantId, tokens: 0, now: later, tenant: { tpm: 1000 } }));
+      expect(probe.ok && probe.rate.remainingTokens).toBe(1000 - 500 - 1);
+      await limiter.close();
+    });
+
     it('applies key limits per key and tenant limits across keys, and model limits per model', async () => {
       const { limiter } = await make();
       const tenantId = uniqueId('lt');
