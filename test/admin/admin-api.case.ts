@@ -204,6 +204,11 @@ export function describeAdminApi(backend: Backend): void {
       expect(csv).not.toContain(String(b.id));
       expect(csv).not.toContain('deepseek-flash');
 
+      // A tenant key is no admin token: B's keys, policy and spend stay out of reach through /admin too.
+      for (const path of ['/admin/spend', `/admin/tenants/${b.id}/keys`, `/admin/tenants/${b.id}/policy`, '/admin/tenants']) {
+        expect((await app.request(path, { headers: bearer(ka.key) })).status, path).toBe(401);
+      }
+
       const all = await json(await app.request('/admin/spend?group_by=tenant&from=2026-11-18&to=2026-11-18', { headers: admin() }));
       const byTenant = Object.fromEntries((all.rows as { tenant: string; cost_usd: string }[]).map((r) => [r.tenant, r.cost_usd]));
       expect(byTenant[String(a.id)]).toBe('0.000003000000');
