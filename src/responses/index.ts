@@ -32,6 +32,6 @@ export {
   storedBodySchema,
   type StoredBody,
 } from './state.js';
-export { passthroughBody, restoreEcho } from './passthrough.js';
+export { passthroughBody, restoreEcho, restoreEventEcho, readResponseEvents } from './passthrough.js';
 export { newId, newResponseId, isResponseId } from './ids.js';
 export type * from './types.js';

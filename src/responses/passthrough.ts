@@ -1,7 +1,9 @@
 // Native pass-through to OpenAI's /responses while the gateway, not OpenAI, holds the conversation state.
+import { parseSse } from '../providers/sse.js';
 import type { ResponseItem, ResponsesRequest } from './schema.js';
 import { shouldStore } from './schema.js';
 import { inputItems } from './to-chat.js';
+import type { ResponseStreamEvent } from './types.js';
 
 /**
  * The body to send upstream: history expanded into `input` (OpenAI never saw our previous_response_id), `store: false`
@@ -30,4 +32,24 @@ export function restoreEcho<T extends Record<string, unknown>>(response: T, req:
   r.store = shouldStore(req);
   r.previous_response_id = req.previous_response_id ?? null;
   return response;
+}
+
+/** restoreEcho on the Response carried by a lifecycle event (created, in_progress, completed, incomplete, failed). */
+export function restoreEventEcho(event: ResponseStreamEvent, req: ResponsesRequest): ResponseStreamEvent {
+  if ('response' in event) restoreEcho(event.response as unknown as Record<string, unknown>, req);
+  return event;
+}
+
+/**
+ * Parses an upstream Responses SSE body into events (each `data:` payload carries its own `type`). Event types this
+ * gateway never produces itself (annotations, …) pass through as they are; `formatSse` writes them back unchanged.
+ */
+export async function* readResponseEvents(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<ResponseStreamEvent> {
+  for await (const data of parseSse(source)) {
+    if (data === '[DONE]') continue;
+    const event: unknown = JSON.parse(data);
+    if (typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string') {
+      yield event as ResponseStreamEvent;
+    }
+  }
 }

@@ -2,6 +2,11 @@
 import OpenAI, { APIError } from 'openai';
 import type { ResponseInputItem } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passthroughBody, readResponseEvents, restoreEcho, restoreEventEcho } from '../../src/responses/passthrough.js';
+import { parseResponsesRequest } from '../../src/responses/schema.js';
+import { buildHistory, toStored } from '../../src/responses/state.js';
+import { collectResponse } from '../../src/responses/stream.js';
+import type { ResponseObject, ResponseStreamEvent } from '../../src/responses/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 
 let sim: Simulator;
@@ -122,5 +127,36 @@ describe('simulator POST /openai/v1/responses', () => {
   it('an error_event fault mid-stream reaches the SDK as an APIError', async () => {
     const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'hello' }, { headers: { 'x-sim-fault': 'error_event:3' } });
     await expect(stream.finalResponse()).rejects.toBeInstanceOf(APIError);
+  });
+
+  it('native pass-through with gateway-held state: history expanded upstream, nothing stored upstream, echo restored', async () => {
+    const post = (body: unknown) =>
+      fetch(`${sim.baseUrls.openai}/responses`, { method: 'POST', headers: { authorization: 'Bearer sk-sim-openai', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const req1 = parseResponsesRequest({ model: 'cheap-alias', input: 'Weather in Oslo?', tools: [weatherTool] });
+    const r1 = restoreEcho((await (await post(passthroughBody(req1, [], 'gpt-4o-mini'))).json()) as Record<string, unknown>, req1) as unknown as ResponseObject;
+    expect(r1.store).toBe(true);
+    const call = r1.output.find((o) => o.type === 'function_call');
+    if (call?.type !== 'function_call') throw new Error('expected a function call');
+    const stored = toStored({ tenantId: 't1', response: r1, input: [{ type: 'message', role: 'user', content: 'Weather in Oslo?' }], history: [] });
+
+    const req2 = parseResponsesRequest({
+      model: 'cheap-alias',
+      previous_response_id: r1.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: '-3C' }],
+      tools: [weatherTool],
+      stream: true,
+    });
+    const res = await post(passthroughBody(req2, buildHistory(stored), 'gpt-4o-mini'));
+    expect(res.status).toBe(200);
+    const events: ResponseStreamEvent[] = [];
+    for await (const e of readResponseEvents(res.body as unknown as AsyncIterable<Uint8Array>)) events.push(restoreEventEcho(e, req2));
+    const final = await collectResponse((async function* () { yield* events; })());
+    expect(final.status).toBe('completed');
+    expect(final.previous_response_id).toBe(r1.id);
+    expect(final.store).toBe(true);
+    expect(final.usage?.input_tokens).toBeGreaterThan(r1.usage?.input_tokens ?? Infinity);
+    // Upstream kept nothing: the gateway is the only holder of the conversation.
+    await expect(client.responses.retrieve(r1.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.retrieve(final.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 });
