@@ -19,6 +19,9 @@ import { installBudgetCollector } from './metrics/budget-collector.js';
 import { createTenantStateCache } from './gateway/deps.js';
 import { createRedactor } from './gateway/upstream-errors.js';
 import type { Store } from './store/interface.js';
+import type { ResponseCache } from './cache/interface.js';
+import { createRedisCache } from './cache/redis-cache.js';
+import { createMemoryCache } from './cache/memory-cache.js';
 
 export interface BuildOptions {
   clock?: () => Date;
@@ -105,6 +108,8 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     openMs: config.file.circuit.open_ms,
     now: () => Date.now(),
     onChange: (ch) => metrics.setCircuit(ch.provider, ch.model, ch.to !== 'closed') });
+  // One Redis client for the limiter and the response cache; without Redis, an in-process LRU (64 MiB).
+  const responseCache: ResponseCache = redis ? createRedisCache({ redis }) : createMemoryCache({ maxBytes: 64 * 1024 * 1024, now: () => clock().getTime() });
   const affinity = createAffinity({ maxEntries: 50_000, ttlMs: 10 * 60_000, now: () => Date.now() });
 
   installBudgetCollector({ metrics, listTenants: () => store.listTenants(), limiter, clock });
@@ -121,6 +126,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     missingProviders: providers.missing,
     health,
     affinity,
+    responseCache,
     logger,
     tenantState: createTenantStateCache(),
     redact: createRedactor([config.env.OPENAI_API_KEY, config.env.DEEPSEEK_API_KEY, config.env.GEMINI_API_KEY, config.env.TOLLGATE_ADMIN_TOKEN]),

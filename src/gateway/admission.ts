@@ -62,6 +62,8 @@ export async function admit(
   routePlan: RoutePlan,
   estimatedTokens: number,
   now: Date,
+  /** false for a response-cache hit: rate limits count it, budgets reserve nothing for it. */
+  reserve = true,
 ): Promise<Admitted> {
   const policy = auth.tenant.policy;
   const route = routePlan.route;
@@ -70,7 +72,7 @@ export async function admit(
   const budgets = budgetSpecsFor(policy, now);
   const hard = budgets.some((b) => b.mode === 'hard');
   let reservePico = 0n;
-  if (hard) {
+  if (hard && reserve) {
     // Any of the candidates we may try could serve: reserve for the dearest of them.
     for (const c of routePlan.candidates.slice(0, maxAttempts)) if (c.maxCostPico > reservePico) reservePico = c.maxCostPico;
   }

@@ -1,4 +1,4 @@
-// Serves one chat completion: route, admit, call upstream with fallback before the first byte, respond, meter.
+// Serves one chat completion: route, response cache, admit, call upstream with fallback before the first byte, respond, meter.
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../api/openai.js';
 import { GatewayError } from '../errors.js';
 import { countPromptTokens } from '../metering/tokens.js';
@@ -7,8 +7,11 @@ import type { Attempt } from '../metering/ledger-event.js';
 import { picoToUsd } from '../metering/money.js';
 import { UpstreamError, type CallContext } from '../providers/types.js';
 import { needsOf } from '../routing/needs.js';
-import type { Candidate } from '../routing/router.js';
+import type { Candidate, RoutePlan } from '../routing/router.js';
 import type { AuthInfo } from '../http/context.js';
+import { CACHE_HEADER, createStreamTap, lookupCache, planCache, storeAnswer, type CachePlan, type StreamTap } from '../cache/gate.js';
+import { chunksToCompletion, completionToChunks } from '../cache/convert.js';
+import type { CachedEntry } from '../cache/interface.js';
 import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, type MeterInput } from './meter.js';
@@ -22,6 +25,8 @@ export interface ChatCall {
   t0: number;
   /** Aborted when the client disconnects. */
   clientSignal: AbortSignal;
+  /** The request's `x-tollgate-cache` header (`no-store`, `max-age=N`), if any. */
+  cacheHeader?: string | null;
 }
 
 /** A served upstream answer, before it is turned into an HTTP response. */
@@ -29,44 +34,114 @@ export type Served =
   | { kind: 'json'; completion: ChatCompletion; candidate: Candidate; rank: number }
   | { kind: 'stream'; first: ChatChunk; rest: AsyncIterator<ChatChunk>; abort: () => void; candidate: Candidate; rank: number };
 
+type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
+type UseCache = Extract<CachePlan, { mode: 'use' }>;
+
+/** What a request knows before it is admitted: its plan, its cache plan, its prefix for cache affinity. */
+interface Prepared {
+  promptTokens: number;
+  startedAt: Date;
+  routePlan: RoutePlan;
+  cache: CachePlan;
+  /** Tenant-scoped hash of the leading prompt tokens (null: too short to be cached by a provider, or affinity off). */
+  prefixKey: string | null;
+}
+
 export async function handleChat(deps: GatewayDeps, call: ChatCall): Promise<Response> {
+  const p = prepare(deps, call);
+  if (p.cache.mode === 'bypass') deps.metrics.cacheRequest(call.auth.tenant.name, 'bypass');
+  if (p.cache.mode !== 'use') return serveUpstream(deps, call, p, null);
+  // A second round trip for the tenants that enabled the cache (the limiter's is the first): a hit reserves no budget.
+  const look = await lookupCache(deps.responseCache, p.cache, p.startedAt.getTime(), (m) => p.routePlan.candidates.some((c) => c.model.id === m), deps.logger);
+  deps.metrics.cacheRequest(call.auth.tenant.name, look.result);
+  if (look.entry) return serveHit(deps, call, p, look.entry);
+  return serveUpstream(deps, call, p, p.cache);
+}
+
+function prepare(deps: GatewayDeps, call: ChatCall): Prepared {
   const { req, auth } = call;
   const startedAt = deps.clock();
   const promptTokens = countPromptTokens(req);
   const needs = needsOf(req, promptTokens);
-  const routePlan = plan(deps, auth, req.model, needs, startedAt, 'chat');
-  const estimatedTokens = promptTokens + expectedOutput(deps, auth, req);
-  const admitted = await admit(deps, auth, call.requestId, routePlan, estimatedTokens, startedAt);
-  const base: Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'> = {
+  const prefixKey = auth.tenant.policy.cache.affinity ? deps.affinity.prefixKey(auth.tenant.id, req) : null;
+  const hint = prefixKey ? deps.affinity.hint(prefixKey) : null;
+  const routePlan = plan(deps, auth, req.model, needs, startedAt, 'chat', hint);
+  return { promptTokens, startedAt, routePlan, cache: planCache(auth.tenant.policy, auth.tenant.id, req, call.cacheHeader), prefixKey };
+}
+
+function baseOf(call: ChatCall, p: Prepared, admitted: Admitted, estimatedTokens: number): BaseMeter {
+  return {
     requestId: call.requestId,
-    auth,
+    auth: call.auth,
     endpoint: 'chat',
-    route: routePlan.alias,
-    stream: req.stream === true,
+    route: p.routePlan.alias,
+    stream: call.req.stream === true,
     attempts: [],
-    startedAt,
+    startedAt: p.startedAt,
     t0: call.t0,
     admission: { budgets: admitted.budgets, estimatedTokens },
   };
+}
 
-  let served: Served;
-  try {
-    served = await callWithFallback(deps, call, admitted, base.attempts);
-  } catch (e) {
-    const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
-    const last = base.attempts.at(-1);
-    const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
+/** Answers from the cache in the client's format: no upstream call, cost 0, the original cost recorded as saved. */
+async function serveHit(deps: GatewayDeps, call: ChatCall, p: Prepared, entry: CachedEntry): Promise<Response> {
+  const { req, auth } = call;
+  // Rate limits count the request; no tokens are bought, so none are charged to TPM and no budget is reserved.
+  const admitted = await admit(deps, auth, call.requestId, p.routePlan, 0, p.startedAt, false);
+  const model = deps.config.catalog.resolve(`${entry.provider}/${entry.model}`) ?? deps.config.catalog.resolve(entry.model) ?? null;
+  const base = baseOf(call, p, admitted, 0);
+  const hit = (firstByteAt: number | null, outcome: 'cache_hit' | 'aborted') =>
     meter(deps, {
       ...base,
       model,
       tokens: null,
       usageSource: 'none',
-      status: err.status,
-      outcome: call.clientSignal.aborted ? 'aborted' : 'error',
-      errorCode: err.wireCode,
-      firstByteAt: null,
+      status: 200,
+      outcome,
+      errorCode: null,
+      firstByteAt,
+      cacheHit: true,
+      savedResponseCachePico: BigInt(entry.costPico),
+      hitTokens: entry.tokens,
     });
-    throw Object.assign(err, { headers: { ...admitted.rateHeaders, ...err.headers } });
+  const headers: Record<string, string> = {
+    ...admitted.rateHeaders,
+    'x-request-id': call.requestId,
+    'x-tollgate-provider': entry.provider,
+    'x-tollgate-model': entry.model,
+    'x-tollgate-route': routeHeader(p.routePlan, 0, 0),
+    [CACHE_HEADER]: 'hit',
+  };
+  if (!req.stream) {
+    const c = entry.answer.kind === 'json' ? entry.answer.completion : chunksToCompletion(entry.answer.chunks);
+    hit(performance.now(), 'cache_hit');
+    headers['x-tollgate-cost-usd'] = picoToUsd(0n);
+    headers['content-type'] = 'application/json';
+    return new Response(JSON.stringify(c), { status: 200, headers });
+  }
+  const [first, ...rest] = entry.answer.kind === 'stream' ? entry.answer.chunks : completionToChunks(entry.answer.completion);
+  const it = rest[Symbol.iterator]();
+  const replay: AsyncIterator<ChatChunk> = { next: async () => it.next() };
+  headers['content-type'] = 'text/event-stream; charset=utf-8';
+  headers['cache-control'] = 'no-cache';
+  const onDone = (o: StreamOutcome) => void hit(o.firstChunkAt, o.aborted ? 'aborted' : 'cache_hit');
+  const body = sseStream({ first, rest: replay, includeUsage: req.stream_options?.include_usage === true, abortUpstream: () => {}, onDone, provider: entry.provider });
+  return new Response(body, { status: 200, headers });
+}
+
+async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cache: UseCache | null): Promise<Response> {
+  const { req, auth } = call;
+  const estimatedTokens = p.promptTokens + expectedOutput(deps, auth, req);
+  const admitted = await admit(deps, auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);
+  const base = baseOf(call, p, admitted, estimatedTokens);
+  // OpenAI routes requests with the same prompt_cache_key to the same cache; hashed, so no tenant id leaves the gateway.
+  const promptCacheKey = p.prefixKey ? `tg-${p.prefixKey}` : null;
+
+  let served: Served;
+  try {
+    served = await callWithFallback(deps, call, admitted, base.attempts, promptCacheKey);
+  } catch (e) {
+    throw failed(deps, call, base, admitted, e);
   }
 
   const model = served.candidate.model;
@@ -75,47 +150,75 @@ export async function handleChat(deps: GatewayDeps, call: ChatCall): Promise<Res
     'x-request-id': call.requestId,
     'x-tollgate-provider': model.provider,
     'x-tollgate-model': model.id,
-    'x-tollgate-route': routeHeader(routePlan, served.rank, base.attempts.length - 1),
+    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length),
+    ...(cache ? { [CACHE_HEADER]: 'miss' } : {}),
+  };
+  const learn = (t: TokenCounts) => {
+    if (p.prefixKey) deps.affinity.record(p.prefixKey, model.id, t.input, t.cachedInput);
+  };
+  const keep = (answer: CachedEntry['answer'], answerBytes: number, costPico: bigint, tokens: TokenCounts) => {
+    if (!cache) return;
+    const count = (r: 'store' | 'error') => deps.metrics.cacheRequest(auth.tenant.name, r);
+    storeAnswer({ cache: deps.responseCache, plan: cache, model, costPico, tokens, createdAt: p.startedAt.getTime(), answer, answerBytes, logger: deps.logger, count });
   };
 
   if (served.kind === 'json') {
     const c = served.completion;
-    const tokens: TokenCounts | null = c.usage ? tokensFromUsage(c.usage) : null;
+    const reported: TokenCounts | null = c.usage ? tokensFromUsage(c.usage) : null;
+    const tokens = reported ?? estimateFromCompletion(c, p.promptTokens);
+    const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
+    if (reported) learn(reported);
+    const body = JSON.stringify(c);
+    keep({ kind: 'json', completion: c }, body.length, ev.costPico, tokens);
+    headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
+    headers['content-type'] = 'application/json';
+    return new Response(body, { status: 200, headers });
+  }
+
+  const tap: StreamTap | null = cache ? createStreamTap(served.first, cache.maxEntryBytes) : null;
+  const onDone = (o: StreamOutcome) => {
+    const reported = o.usage ? tokensFromUsage(o.usage) : null;
+    const tokens = reported ?? { input: p.promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
+    const outcome = o.aborted ? 'aborted' : o.error ? 'error' : 'ok';
     const ev = meter(deps, {
       ...base,
       model,
-      tokens: tokens ?? estimateFromCompletion(c, promptTokens),
-      usageSource: tokens ? 'reported' : 'estimated',
-      status: 200,
-      outcome: 'ok',
-      errorCode: null,
-      firstByteAt: performance.now(),
-    });
-    headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
-    headers['content-type'] = 'application/json';
-    return new Response(JSON.stringify(c), { status: 200, headers });
-  }
-
-  const includeUsage = req.stream_options?.include_usage === true;
-  const onDone = (o: StreamOutcome) => {
-    const reported = o.usage ? tokensFromUsage(o.usage) : null;
-    meter(deps, {
-      ...base,
-      model,
-      tokens: reported ?? { input: promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning },
+      tokens,
       usageSource: reported ? 'reported' : 'estimated',
       status: 200,
-      outcome: o.aborted ? 'aborted' : o.error ? 'error' : 'ok',
+      outcome,
       errorCode: o.error ? (o.error.code ?? 'upstream_stream_error') : null,
       firstByteAt: o.firstChunkAt,
     });
+    if (reported) learn(reported);
+    const chunks = tap?.chunks();
+    if (outcome === 'ok' && tap && chunks) keep({ kind: 'stream', chunks }, tap.bytes, ev.costPico, tokens);
   };
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
+  const rest = tap ? tap.wrap(served.rest) : served.rest;
   return new Response(
-    sseStream({ first: served.first, rest: served.rest, includeUsage, abortUpstream: served.abort, onDone, provider: model.provider }),
+    sseStream({ first: served.first, rest, includeUsage: req.stream_options?.include_usage === true, abortUpstream: served.abort, onDone, provider: model.provider }),
     { status: 200, headers },
   );
+}
+
+/** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
+function failed(deps: GatewayDeps, call: ChatCall, base: BaseMeter, admitted: Admitted, e: unknown): GatewayError {
+  const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
+  const last = base.attempts.at(-1);
+  const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
+  meter(deps, {
+    ...base,
+    model,
+    tokens: null,
+    usageSource: 'none',
+    status: err.status,
+    outcome: call.clientSignal.aborted ? 'aborted' : 'error',
+    errorCode: err.wireCode,
+    firstByteAt: null,
+  });
+  return Object.assign(err, { headers: { ...admitted.rateHeaders, ...err.headers } });
 }
 
 function estimateFromCompletion(c: ChatCompletion, promptTokens: number): TokenCounts {
@@ -136,7 +239,13 @@ function linkSignals(client: AbortSignal, timeoutMs: number): AbortController {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function callWithFallback(deps: GatewayDeps, call: ChatCall, admitted: Admitted, attempts: Attempt[]): Promise<Served> {
+async function callWithFallback(
+  deps: GatewayDeps,
+  call: ChatCall,
+  admitted: Admitted,
+  attempts: Attempt[],
+  promptCacheKey: string | null,
+): Promise<Served> {
   const { candidates } = admitted.plan;
   const limit = Math.min(admitted.maxAttempts, candidates.length);
   const redact = deps.redact;
@@ -153,10 +262,12 @@ async function callWithFallback(deps: GatewayDeps, call: ChatCall, admitted: Adm
       signal: ac.signal,
       tenantId: call.auth.tenant.id,
     };
+    const req =
+      promptCacheKey && cand.model.provider === 'openai' && call.req.prompt_cache_key == null ? { ...call.req, prompt_cache_key: promptCacheKey } : call.req;
     const ta = performance.now();
     try {
-      if (call.req.stream) {
-        const stream = await provider.chatStream(call.req, ctx);
+      if (req.stream) {
+        const stream = await provider.chatStream(req, ctx);
         const it = stream[Symbol.asyncIterator]();
         // Pull the first chunk before committing: a failure until here can still fall back.
         const first = await it.next();
@@ -165,7 +276,7 @@ async function callWithFallback(deps: GatewayDeps, call: ChatCall, admitted: Adm
         attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
         return { kind: 'stream', first: first.value, rest: it, abort: () => ac.abort(), candidate: cand, rank: i + 1 };
       }
-      const completion = await provider.chat(call.req, ctx);
+      const completion = await provider.chat(req, ctx);
       ac.abort(); // releases the timer; the exchange is complete
       deps.health.success(cand.model.provider, cand.model.id);
       attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });

@@ -8,7 +8,7 @@ import type { Health } from '../routing/health.js';
 import type { Affinity } from '../routing/affinity.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../logger.js';
-
+import type { ResponseCache } from '../cache/interface.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -22,6 +22,8 @@ export interface GatewayDeps {
   missingProviders: ReadonlyMap<ProviderName, string>;
   health: Health;
   affinity: Affinity;
+  /** Response cache (Redis when REDIS_URL is set, else in-process); used only for tenants whose policy enables it. */
+  responseCache: ResponseCache;
   logger: Logger;
   /** In-process, per tenant: last known budget states (downgrade decisions) and output-token average (cost estimates). */
   tenantState: TenantStateCache;

@@ -4,7 +4,7 @@ import type { CatalogModel } from '../config/catalog.js';
 import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../metering/ledger-event.js';
 import { costOf, zeroTokens, type TokenCounts } from '../metering/cost.js';
 import type { BudgetSpec } from '../limits/interface.js';
-import { savingsOf } from '../routing/baseline.js';
+import { baselineOf, savingsOf } from '../routing/baseline.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
 
@@ -29,6 +29,8 @@ export interface MeterInput {
   /** Saved by the response cache (pico-USD): what the original answer cost. */
   savedResponseCachePico?: bigint;
   cacheHit?: boolean;
+  /** A hit: the original answer's tokens. Not metered (nothing was bought); they price the baseline of the hit. */
+  hitTokens?: TokenCounts;
 }
 
 export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
@@ -54,6 +56,10 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     baselineCostPico = m.endpoint === 'embeddings' ? costPico : s.baselinePico;
     savedPromptCachePico = s.promptCachePico;
     savedOffPeakPico = s.offPeakPico;
+  } else if (m.cacheHit && m.hitTokens) {
+    // A hit costs 0 and saves what the original cost; its baseline is the baseline of the original tokens, so that
+    // routing = baseline − cost − named savings keeps adding up (for a hit: baseline − original cost).
+    baselineCostPico = baselineOf(deps.config.catalog, m.auth.tenant.policy.baseline_model, m.hitTokens, m.startedAt);
   }
   const ev: LedgerEvent = {
     requestId: m.requestId,

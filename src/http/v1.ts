@@ -23,7 +23,14 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
     if (req.messages.length > maxMessages) {
       throw new GatewayError('invalid_request', `Too many messages: ${req.messages.length} (the limit is ${maxMessages}).`, { param: 'messages' });
     }
-    return handleChat(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: c.req.raw.signal });
+    return handleChat(deps, {
+      req,
+      auth: c.get('auth'),
+      requestId: c.get('requestId'),
+      t0: c.get('t0'),
+      clientSignal: c.req.raw.signal,
+      cacheHeader: c.req.header('x-tollgate-cache') ?? null,
+    });
   });
 
   v1.post('/embeddings', async (c) => {
