@@ -99,9 +99,13 @@ local function prune(res, resx, now, ttl)
   end
 end
 
-local function touch(res, resx, now, ttl)
-  redis.call('PEXPIRE', res, 2 * ttl + W)
-  redis.call('PEXPIRE', resx, 2 * ttl + W)
+-- Keeps the reservation keys at least \`ms\` longer, never shortening them: while an open reservation's amount sits in a
+-- counter, its record must outlive that counter, or an idle tenant's expired reservation could never be given back.
+local function touch(res, resx, ms)
+  for _, k in ipairs({res, resx}) do
+    local p = redis.call('PTTL', k)
+    if p == -1 or (p >= 0 and p < ms) then redis.call('PEXPIRE', k, ms) end
+  end
 end
 
 -- Seeds missing counters from ARGV seeds ('' = none given); returns the 1-based indices still missing.
@@ -195,10 +199,13 @@ if old and string.sub(old, 1, 1) == 'o' then
 end
 for i = 1, nr do putLevel(KEYS[3 + i], nxt[i], now, tonumber(ARGV[6 + 2 * i])) end
 rateOut(nxt)
-local reserve, bkeys = '0', {}
+local reserve, bkeys, keep = '0', {}, 2 * ttl + W
+local t = redis.call('TIME')
+local serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, nb do
   local key, a = KEYS[3 + nr + i], b0 + (i - 1) * 5
   reserve = ARGV[a + 4]
+  keep = math.max(keep, tonumber(ARGV[a + 1]) - serverNow)
   if reserve ~= '0' then redis.call('INCRBY', key, reserve) end
   used[i] = redis.call('GET', key) or '0'
   table.insert(bkeys, key)
@@ -208,7 +215,7 @@ local tkeys = ARGV[b0 + nb * 5]
 if nb > 0 or tkeys ~= '' then
   redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. table.concat(bkeys, '\\t') .. '\\n' .. tkeys .. '\\n' .. fmt(tokens))
   redis.call('ZADD', resx, now + ttl, rid)
-  touch(res, resx, now, ttl)
+  touch(res, resx, keep)
 end
 return out
 `;
@@ -251,7 +258,7 @@ else
 end
 redis.call('HSET', res, rid, 's')
 redis.call('ZADD', resx, now + ttl, rid)
-touch(res, resx, now, ttl)
+touch(res, resx, 2 * ttl + W)
 return outcome
 `;
 
