@@ -1,7 +1,7 @@
 // Gemini generateContent: request → plan (prompt tokens, thinking, tools, JSON), thought signatures, and plan → responses.
 import { createHash, createHmac } from 'node:crypto';
 import { countTokens } from '../metering/tokens.js';
-import { planChat, type ChatPlan, type ToolSpec } from './generate.js';
+import { planChat, type ChatPlan, type GenRequest, type ToolSpec } from './generate.js';
 import { cacheRules } from './prompt-cache.js';
 import type { SimState } from './server.js';
 import { canonicalJson, isRecord } from './util.js';
@@ -31,16 +31,21 @@ export interface GeminiContent {
   parts?: GeminiPart[];
 }
 
+export interface GeminiCandidate {
+  plan: ChatPlan;
+  finishReason: string;
+  /** Text parts are emitted; false for the forced tool-call failure reasons. */
+  withContent: boolean;
+}
+
 export interface PreparedGemini {
   model: string;
-  plan: ChatPlan;
+  /** One per generationConfig.candidateCount (default 1). */
+  candidates: GeminiCandidate[];
   promptTokens: number;
   cachedTokens: number;
   showThoughts: boolean;
-  finishReason: string;
   blocked: boolean;
-  /** Text parts are emitted; false for the forced tool-call failure reasons. */
-  withContent: boolean;
 }
 
 export function thoughtSignature(secret: string, name: string, args: unknown): string {
@@ -154,7 +159,7 @@ export function prepareGemini(state: SimState, model: string, body: Record<strin
   const userText = lastUserText(contents);
   const json = gen.responseMimeType === 'application/json' ? { schema: gen.responseJsonSchema ?? gen.responseSchema } : null;
   const blocked = userText.includes('[[sim:block]]');
-  const plan = planChat({
+  const req: GenRequest = {
     model,
     conversation,
     seed: typeof gen.seed === 'number' ? gen.seed : null,
@@ -170,12 +175,17 @@ export function prepareGemini(state: SimState, model: string, body: Record<strin
     json: json && json.schema === undefined ? {} : json,
     blocked,
     stop: Array.isArray(gen.stopSequences) ? gen.stopSequences.filter((x): x is string => typeof x === 'string') : [],
-  });
+  };
   const forced = /\[\[sim:finish=([A-Z_]+)\]\]/.exec(userText)?.[1];
-  const natural = plan.finish === 'length' ? 'MAX_TOKENS' : plan.finish === 'content_filter' ? 'SAFETY' : 'STOP';
-  const finishReason = forced && (geminiFinishReasons as readonly string[]).includes(forced) ? forced : natural;
+  const count = typeof gen.candidateCount === 'number' && gen.candidateCount > 1 ? Math.min(8, Math.floor(gen.candidateCount)) : 1;
+  const candidates = Array.from({ length: count }, (_, choice) => {
+    const plan = planChat({ ...req, choice });
+    const natural = plan.finish === 'length' ? 'MAX_TOKENS' : plan.finish === 'content_filter' ? 'SAFETY' : 'STOP';
+    const finishReason = forced && (geminiFinishReasons as readonly string[]).includes(forced) ? forced : natural;
+    return { plan, finishReason, withContent: !NO_CONTENT_FINISH.has(finishReason) };
+  });
   const tc = isRecord(gen.thinkingConfig) ? gen.thinkingConfig : {};
-  return { model, plan, promptTokens, cachedTokens, showThoughts: tc.includeThoughts === true, finishReason, blocked, withContent: !NO_CONTENT_FINISH.has(finishReason) };
+  return { model, candidates, promptTokens, cachedTokens, showThoughts: tc.includeThoughts === true, blocked };
 }
 
 export interface GeminiUsage {
@@ -195,8 +205,19 @@ export function geminiUsage(p: PreparedGemini, candidates: number, thoughts: num
   return u;
 }
 
-/** Billed output of a prepared answer: what it shows (text or calls) plus thoughts. */
-export function geminiCandidateTokens(p: PreparedGemini): number {
-  if (p.blocked || !p.withContent) return 0;
-  return p.plan.toolCalls.length > 0 ? p.plan.toolTokens : p.plan.textTokens;
+/** Billed visible output of one candidate (text or calls; thoughts are counted apart). */
+export function candidateTokens(p: PreparedGemini, c: GeminiCandidate): number {
+  if (p.blocked || !c.withContent) return 0;
+  return c.plan.toolCalls.length > 0 ? c.plan.toolTokens : c.plan.textTokens;
+}
+
+/** candidatesTokenCount and thoughtsTokenCount of the whole answer. */
+export function geminiOutputTokens(p: PreparedGemini): { candidates: number; thoughts: number } {
+  let candidates = 0;
+  let thoughts = 0;
+  for (const c of p.candidates) {
+    candidates += candidateTokens(p, c);
+    thoughts += c.plan.reasoningTokens;
+  }
+  return { candidates, thoughts };
 }

@@ -1,8 +1,8 @@
 // Gemini native endpoints: generateContent and streamGenerateContent (SSE with \r\n\r\n on some events), models list.
 import { faultFromText, faultName, parseFaultSpec } from './faults.js';
 import {
-  checkSignatures, geminiCandidateTokens, geminiUsage, lastUserText, prepareGemini, thoughtSignature,
-  type GeminiContent, type GeminiPart, type PreparedGemini,
+  checkSignatures, geminiOutputTokens, geminiUsage, lastUserText, prepareGemini, thoughtSignature,
+  type GeminiCandidate, type GeminiContent, type GeminiPart, type GeminiUsage, type PreparedGemini,
 } from './gemini-chat.js';
 import { authErrorBody, dropConnection, geminiErrorBody, sendJson, StreamWriter } from './http-out.js';
 import { applyFault, type Route, type RouteContext } from './server.js';
@@ -43,29 +43,41 @@ function signatureSecret(ctx: RouteContext): string {
   return `tollgate-sim-${ctx.state.settings.seed}`;
 }
 
-function callParts(p: PreparedGemini, secret: string): GeminiPart[] {
-  return p.plan.toolCalls.map((c) => ({ functionCall: { id: c.id, name: c.name, args: c.args }, thoughtSignature: thoughtSignature(secret, c.name, c.args) }));
+function callParts(c: GeminiCandidate, secret: string): GeminiPart[] {
+  return c.plan.toolCalls.map((t) => ({ functionCall: { id: t.id, name: t.name, args: t.args }, thoughtSignature: thoughtSignature(secret, t.name, t.args) }));
 }
 
-function responseOf(p: PreparedGemini, id: string, parts: GeminiPart[] | null, finish: string | null, usage: ReturnType<typeof geminiUsage>) {
+interface CandidateOut {
+  index: number;
+  parts: GeminiPart[];
+  finish: string | null;
+}
+
+function responseOf(p: PreparedGemini, id: string, outs: CandidateOut[], usage: GeminiUsage) {
   if (p.blocked) {
     return { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH' }] }, usageMetadata: usage, modelVersion: p.model, responseId: id };
   }
-  const candidate: Record<string, unknown> = { index: 0 };
-  if (parts) candidate.content = { parts, role: 'model' };
-  if (finish) candidate.finishReason = finish;
-  return { candidates: [candidate], usageMetadata: usage, modelVersion: p.model, responseId: id };
+  const candidates = outs.map((o) => {
+    const candidate: Record<string, unknown> = { index: o.index };
+    if (o.parts.length > 0) candidate.content = { parts: o.parts, role: 'model' };
+    if (o.finish) candidate.finishReason = o.finish;
+    return candidate;
+  });
+  return { candidates, usageMetadata: usage, modelVersion: p.model, responseId: id };
 }
 
 function fullResponse(p: PreparedGemini, id: string, secret: string) {
-  const { plan } = p;
-  const parts: GeminiPart[] = [];
-  if (p.showThoughts && plan.reasoningPieces.length > 0) parts.push({ text: plan.reasoningPieces.join(''), thought: true });
-  if (p.withContent) {
-    if (plan.toolCalls.length > 0) parts.push(...callParts(p, secret));
-    else if (plan.text.length > 0) parts.push({ text: plan.text });
-  }
-  return responseOf(p, id, parts.length > 0 ? parts : null, p.finishReason, geminiUsage(p, geminiCandidateTokens(p), plan.reasoningTokens));
+  const outs = p.candidates.map((c, index) => {
+    const parts: GeminiPart[] = [];
+    if (p.showThoughts && c.plan.reasoningPieces.length > 0) parts.push({ text: c.plan.reasoningPieces.join(''), thought: true });
+    if (c.withContent) {
+      if (c.plan.toolCalls.length > 0) parts.push(...callParts(c, secret));
+      else if (c.plan.text.length > 0) parts.push({ text: c.plan.text });
+    }
+    return { index, parts, finish: c.finishReason };
+  });
+  const out = geminiOutputTokens(p);
+  return responseOf(p, id, outs, geminiUsage(p, out.candidates, out.thoughts));
 }
 
 interface GeminiEvent {
@@ -74,35 +86,46 @@ interface GeminiEvent {
   thoughts: number;
 }
 
-/** Stream events: thoughts and text grouped a few pieces per event, usage running, finishReason on the last. */
-function streamEvents(p: PreparedGemini, id: string, secret: string): GeminiEvent[] {
-  const { plan } = p;
-  const groups: Array<{ parts: GeminiPart[]; candidates: number; thoughts: number }> = [];
+interface EventGroup {
+  index: number;
+  parts: GeminiPart[];
+  candidates: number;
+  thoughts: number;
+  finish: string | null;
+}
+
+/** One candidate's events: thoughts and text a few pieces per event, finishReason on its last event. */
+function candidateGroups(p: PreparedGemini, c: GeminiCandidate, index: number, secret: string): EventGroup[] {
+  const { plan } = c;
+  const groups: EventGroup[] = [];
   const group = (pieces: string[], counts: number[], thought: boolean) => {
     for (let i = 0; i < pieces.length; i += PIECES_PER_EVENT) {
       const text = pieces.slice(i, i + PIECES_PER_EVENT).join('');
       const n = counts.slice(i, i + PIECES_PER_EVENT).reduce((s, x) => s + x, 0);
-      groups.push({ parts: thought ? [{ text, thought: true }] : [{ text }], candidates: thought ? 0 : n, thoughts: thought ? n : 0 });
+      groups.push({ index, parts: thought ? [{ text, thought: true }] : [{ text }], candidates: thought ? 0 : n, thoughts: thought ? n : 0, finish: null });
     }
   };
   if (p.showThoughts) group(plan.reasoningPieces, plan.reasoningPieceTokens, true);
-  if (p.withContent && !p.blocked) {
-    if (plan.toolCalls.length > 0) groups.push({ parts: callParts(p, secret), candidates: plan.toolTokens, thoughts: 0 });
+  if (c.withContent && !p.blocked) {
+    if (plan.toolCalls.length > 0) groups.push({ index, parts: callParts(c, secret), candidates: plan.toolTokens, thoughts: 0, finish: null });
     else group(plan.textPieces, plan.textPieceTokens, false);
   }
-  // Hidden thinking happens before the first byte: the first event reports it.
-  if (!p.showThoughts && plan.reasoningTokens > 0) {
-    if (groups.length === 0) groups.push({ parts: [], candidates: 0, thoughts: 0 });
-    groups[0].thoughts += plan.reasoningTokens;
-  }
-  if (groups.length === 0) groups.push({ parts: [], candidates: 0, thoughts: 0 });
+  if (groups.length === 0) groups.push({ index, parts: [], candidates: 0, thoughts: 0, finish: null });
+  // Hidden thinking happens before the first byte of the candidate: its first event reports it.
+  if (!p.showThoughts) groups[0].thoughts += plan.reasoningTokens;
+  groups[groups.length - 1].finish = c.finishReason;
+  return groups;
+}
+
+/** Stream events of all candidates, one after the other, with running usage (the last event's is complete). */
+function streamEvents(p: PreparedGemini, id: string, secret: string): GeminiEvent[] {
+  const groups = p.candidates.flatMap((c, index) => candidateGroups(p, c, index, secret));
   let cand = 0;
   let thoughts = 0;
-  return groups.map((g, i) => {
+  return groups.map((g) => {
     cand += g.candidates;
     thoughts += g.thoughts;
-    const last = i === groups.length - 1;
-    const body = responseOf(p, id, g.parts.length > 0 ? g.parts : null, last ? p.finishReason : null, geminiUsage(p, cand, thoughts));
+    const body = responseOf(p, id, [{ index: g.index, parts: g.parts, finish: g.finish }], geminiUsage(p, cand, thoughts));
     return { data: JSON.stringify(body), candidates: g.candidates, thoughts: g.thoughts };
   });
 }
@@ -141,8 +164,8 @@ async function handleGenerate(ctx: RouteContext, stream: boolean): Promise<void>
     res.write(text.slice(0, Math.floor(text.length / 2)));
     dropConnection(res);
   } else res.end(text);
-  const thoughts = p.plan.reasoningTokens;
-  state.record({ ...recordBase, status: 200, completionTokens: geminiCandidateTokens(p) + thoughts, reasoningTokens: thoughts, aborted: false });
+  const out = geminiOutputTokens(p);
+  state.record({ ...recordBase, status: 200, completionTokens: out.candidates + out.thoughts, reasoningTokens: out.thoughts, aborted: false });
 }
 
 async function streamGenerate(

@@ -59,6 +59,8 @@ export interface GenRequest {
   blocked: boolean;
   /** Stop sequences: the text ends before the first one (not included), finish reason stop. */
   stop?: readonly string[];
+  /** Which of several choices (OpenAI `n`, Gemini candidateCount); 0 is the answer a single-choice request gets. */
+  choice?: number;
 }
 
 export interface PlannedToolCall {
@@ -199,7 +201,7 @@ const MEMO_MAX_CHARS = 20_000;
 export function planChat(req: GenRequest): ChatPlan {
   if (req.conversation.length > MEMO_MAX_CHARS) return computePlan(req);
   const key = [
-    req.model, req.seed, req.simSeed, req.defaultOutputTokens, req.maxTokens, req.reasoningTokens, req.callTool, req.forcedTool,
+    req.model, req.choice ?? 0, req.seed, req.simSeed, req.defaultOutputTokens, req.maxTokens, req.reasoningTokens, req.callTool, req.forcedTool,
     req.parallel, req.blocked, req.json ? JSON.stringify(req.json) : '', (req.stop ?? []).join('\u0002'), req.toolResult ?? '\u0000', req.conversation,
   ].join('\u0001');
   let plan = plans.get(key);
@@ -211,7 +213,7 @@ export function planChat(req: GenRequest): ChatPlan {
 }
 
 function computePlan(req: GenRequest): ChatPlan {
-  const seed = hashSeed(req.model, req.conversation, req.seed, req.simSeed);
+  const seed = req.choice ? hashSeed(req.model, req.conversation, req.seed, req.simSeed, req.choice) : hashSeed(req.model, req.conversation, req.seed, req.simSeed);
   const rng = createRng(seed);
   const empty: ChatPlan = {
     reasoningPieces: [], reasoningPieceTokens: [], reasoningTokens: 0,

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, ChunkDelta, FinishReason, Usage } from '../api/openai.js';
 import { countPromptTokens, countTokens } from '../metering/tokens.js';
-import { completionTokensOf, planChat, type ChatPlan, type ToolSpec } from './generate.js';
+import { completionTokensOf, planChat, type ChatPlan, type GenRequest, type ToolSpec } from './generate.js';
 import { cacheRules } from './prompt-cache.js';
 import type { SimState } from './server.js';
 
@@ -11,12 +11,17 @@ export type OpenAIFlavor = 'openai' | 'deepseek';
 export interface PreparedChat {
   flavor: OpenAIFlavor;
   model: string;
+  /** The first choice (the only one unless the request set `n`). */
   plan: ChatPlan;
+  /** All choices, `plan` first. */
+  choices: ChatPlan[];
   promptTokens: number;
   cachedTokens: number;
   /** Reasoning shown as `reasoning_content` (DeepSeek) rather than only counted (OpenAI gpt-5). */
   visibleReasoning: boolean;
+  /** Summed over all choices. */
   completionTokens: number;
+  reasoningTokens: number;
 }
 
 const EFFORT_TOKENS: Record<string, number> = { none: 0, minimal: 8, low: 16, medium: 32, high: 64, xhigh: 96, max: 96 };
@@ -82,7 +87,7 @@ export function prepareOpenAIChat(state: SimState, flavor: OpenAIFlavor, body: C
   const tools: ToolSpec[] = (body.tools ?? []).map((t) => ({ name: t.function.name, parameters: t.function.parameters ?? {} }));
   const choice = body.tool_choice;
   const rf = body.response_format;
-  const plan = planChat({
+  const gen: GenRequest = {
     model: body.model,
     conversation,
     seed: body.seed ?? null,
@@ -98,11 +103,22 @@ export function prepareOpenAIChat(state: SimState, flavor: OpenAIFlavor, body: C
     json: rf?.type === 'json_object' ? {} : rf?.type === 'json_schema' ? { schema: rf.json_schema.schema ?? {} } : null,
     blocked: lastText.includes('[[sim:block]]'),
     stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []),
-  });
-  return { flavor, model: body.model, plan, promptTokens, cachedTokens, visibleReasoning: flavor === 'deepseek', completionTokens: completionTokensOf(plan) };
+  };
+  const choices = Array.from({ length: Math.max(1, body.n ?? 1) }, (_, choice) => planChat({ ...gen, choice }));
+  return {
+    flavor,
+    model: body.model,
+    plan: choices[0],
+    choices,
+    promptTokens,
+    cachedTokens,
+    visibleReasoning: flavor === 'deepseek',
+    completionTokens: choices.reduce((n, c) => n + completionTokensOf(c), 0),
+    reasoningTokens: choices.reduce((n, c) => n + c.reasoningTokens, 0),
+  };
 }
 
-export function usageOf(p: PreparedChat, completionTokens = p.completionTokens, reasoningTokens = p.plan.reasoningTokens): Usage {
+export function usageOf(p: PreparedChat, completionTokens = p.completionTokens, reasoningTokens = p.reasoningTokens): Usage {
   const usage: Usage = {
     prompt_tokens: p.promptTokens,
     completion_tokens: completionTokens,
@@ -121,8 +137,7 @@ export function usageOf(p: PreparedChat, completionTokens = p.completionTokens, 
   return usage;
 }
 
-export function completionBody(p: PreparedChat, id: string, created: number): ChatCompletion {
-  const { plan } = p;
+function choiceMessage(p: PreparedChat, plan: ChatPlan): ChatCompletion['choices'][number]['message'] {
   const hasTools = plan.toolCalls.length > 0;
   const message: ChatCompletion['choices'][number]['message'] = {
     role: 'assistant',
@@ -133,12 +148,16 @@ export function completionBody(p: PreparedChat, id: string, created: number): Ch
     message.tool_calls = plan.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.argsJson } }));
   }
   if (p.flavor === 'openai') Object.assign(message, { refusal: null, annotations: [] });
+  return message;
+}
+
+export function completionBody(p: PreparedChat, id: string, created: number): ChatCompletion {
   const body: ChatCompletion = {
     id,
     object: 'chat.completion',
     created,
     model: p.model,
-    choices: [{ index: 0, message, finish_reason: plan.finish, logprobs: null }],
+    choices: p.choices.map((plan, index) => ({ index, message: choiceMessage(p, plan), finish_reason: plan.finish, logprobs: null })),
     usage: usageOf(p),
   };
   if (p.flavor === 'openai') Object.assign(body, { service_tier: 'default', system_fingerprint: 'fp_sim0001' });
@@ -153,16 +172,26 @@ export interface ChunkEvent {
   reasoning: number;
 }
 
-/** The chunk events of a stream, without [DONE]; usage chunk only when asked for. */
+/** The chunk events of a stream, without [DONE]; usage chunk only when asked for. Several choices follow one another. */
 export function chunkEvents(p: PreparedChat, id: string, created: number, includeUsage: boolean): ChunkEvent[] {
-  const { plan } = p;
   const extra = p.flavor === 'openai' ? { service_tier: 'default', system_fingerprint: 'fp_sim0001' } : { system_fingerprint: 'fp_sim_deepseek' };
   const events: ChunkEvent[] = [];
-  const push = (delta: ChunkDelta, finish: FinishReason | null, tokens: number, reasoning: number) => {
-    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+  const push = (index: number, delta: ChunkDelta, finish: FinishReason | null, tokens: number, reasoning: number) => {
+    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [{ index, delta, logprobs: null, finish_reason: finish }] };
     if (includeUsage) chunk.usage = null;
     events.push({ data: JSON.stringify(chunk), tokens, reasoning });
   };
+  p.choices.forEach((plan, index) => choiceEvents(p, plan, (delta, finish, tokens, reasoning) => push(index, delta, finish, tokens, reasoning)));
+  if (includeUsage) {
+    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [], usage: usageOf(p) };
+    events.push({ data: JSON.stringify(chunk), tokens: 0, reasoning: 0 });
+  }
+  return events;
+}
+
+type PushDelta = (delta: ChunkDelta, finish: FinishReason | null, tokens: number, reasoning: number) => void;
+
+function choiceEvents(p: PreparedChat, plan: ChatPlan, push: PushDelta): void {
   // Hidden reasoning (OpenAI) is spent before the first chunk, so that chunk carries its tokens.
   const hidden = p.visibleReasoning ? 0 : plan.reasoningTokens;
   push(p.flavor === 'openai' ? { role: 'assistant', content: '', refusal: null } : { role: 'assistant', content: '' }, null, hidden, hidden);
@@ -178,9 +207,4 @@ export function chunkEvents(p: PreparedChat, id: string, created: number, includ
     plan.textPieces.forEach((piece, i) => push(p.visibleReasoning ? { content: piece, reasoning_content: null } : { content: piece }, null, plan.textPieceTokens[i], 0));
   }
   push({}, plan.finish, 0, 0);
-  if (includeUsage) {
-    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [], usage: usageOf(p) };
-    events.push({ data: JSON.stringify(chunk), tokens: 0, reasoning: 0 });
-  }
-  return events;
 }

@@ -114,7 +114,7 @@ async function handleChat(ctx: RouteContext, flavor: OpenAIFlavor): Promise<void
   } else {
     res.end(text);
   }
-  const done = { completionTokens: prepared.completionTokens, reasoningTokens: prepared.plan.reasoningTokens };
+  const done = { completionTokens: prepared.completionTokens, reasoningTokens: prepared.reasoningTokens };
   state.record({ ...recordBase, ...done, status: 200, aborted: false });
 }
 

@@ -149,6 +149,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     });
     req.on('end', () => resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('client closed the connection before the body was complete'));
+    });
   });
 }
 
@@ -234,7 +237,8 @@ export async function applyFault(
       ctx.state.record({ ...zero, status: 0, aborted: false, fault: name });
       return 'handled';
     case 'hang':
-      await new Promise<void>((resolve) => ctx.res.on('close', () => resolve()));
+      // The client may already be gone (then 'close' has fired and would never come again).
+      if (!ctx.res.destroyed && !ctx.req.socket.destroyed) await new Promise<void>((resolve) => ctx.res.on('close', () => resolve()));
       ctx.state.record({ ...zero, status: 0, aborted: true, fault: name });
       return 'handled';
     case 'auth': {

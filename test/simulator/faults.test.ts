@@ -94,7 +94,8 @@ describe('connection faults', () => {
       body: JSON.stringify({ model: 'deepseek-flash', messages: [{ role: 'user', content: '[[sim:fault=hang]]' }] }),
       signal: ctl.signal,
     }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    // Give the request time to reach the simulator (not a timing assertion: any delay works once it has arrived).
+    await new Promise((r) => setTimeout(r, 300));
     expect(sim.records()).toHaveLength(0);
     ctl.abort();
     expect(await pending2).toBeInstanceOf(Error);

@@ -63,6 +63,20 @@ describe('gemini generateContent', () => {
     expect((u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0)).toBe(50);
   });
 
+  it('answers candidateCount candidates, stream and non-stream alike', async () => {
+    const body = user('many', { candidateCount: 2, thinkingConfig: { thinkingBudget: 0 } });
+    const json = (await (await gemini(sim, 'gemini-2.5-flash', body)).json()) as GResponse;
+    expect(json.candidates).toHaveLength(2);
+    const texts = (json.candidates ?? []).map((c) => (c.content?.parts ?? []).map((p) => p.text).join(''));
+    expect(texts[0]).not.toBe(texts[1]);
+    expect(json.usageMetadata.candidatesTokenCount).toBe(80);
+    const events = jsonEvents(await readSse(await gemini(sim, 'gemini-2.5-flash', body, true))) as unknown as Array<GResponse & { candidates: Array<{ index: number }> }>;
+    const streamed = ['', ''];
+    for (const e of events) for (const c of e.candidates) streamed[c.index] += (c as { content?: { parts: Array<{ text?: string }> } }).content?.parts.map((p) => p.text).join('') ?? '';
+    expect(streamed).toEqual(texts);
+    expect(events.at(-1)?.usageMetadata).toEqual(json.usageMetadata);
+  });
+
   it('honours stopSequences', async () => {
     const plain = answerText((await (await gemini(sim, 'gemini-2.5-flash', user('stops'))).json()) as GResponse);
     const stopWord = plain.split(' ')[4];

@@ -67,7 +67,7 @@ export function streamedText(s: RawStream, field: 'content' | 'reasoning_content
 }
 
 /** Waits until `check` passes (records are written just after the last byte). */
-export async function eventually<T>(check: () => T, timeoutMs = 2000): Promise<T> {
+export async function eventually<T>(check: () => T, timeoutMs = 10_000): Promise<T> {
   const start = Date.now();
   for (;;) {
     try {

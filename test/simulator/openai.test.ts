@@ -107,6 +107,23 @@ describe('openai chat, non-stream', () => {
     expect(json.usage.completion_tokens).toBeLessThan(40);
   });
 
+  it('answers n choices (the first as for n=1), usage summed, streamed by choice index', async () => {
+    const one = await (await openai(sim, ask('several'))).json();
+    const body = ask('several', { n: 3 });
+    const json = await (await openai(sim, body)).json();
+    const texts: string[] = json.choices.map((c: { message: { content: string } }) => c.message.content);
+    expect(json.choices.map((c: { index: number }) => c.index)).toEqual([0, 1, 2]);
+    expect(texts[0]).toBe(one.choices[0].message.content);
+    expect(new Set(texts).size).toBe(3);
+    expect(json.usage.completion_tokens).toBe(120);
+    expect(json.usage.prompt_tokens).toBe(one.usage.prompt_tokens);
+    const s = await readSse(await openai(sim, { ...body, stream: true, stream_options: { include_usage: true } }));
+    const byIndex = ['', '', ''];
+    for (const c of chunks(s)) for (const ch of c.choices as unknown as Array<{ index: number; delta: { content?: string } }>) byIndex[ch.index] += ch.delta.content ?? '';
+    expect(byIndex).toEqual(texts);
+    expect(chunks(s).at(-1)?.usage?.completion_tokens).toBe(120);
+  });
+
   it('answers content_filter for a blocked prompt', async () => {
     const json = await (await openai(sim, ask('bad [[sim:block]]'))).json();
     expect(json.choices[0].finish_reason).toBe('content_filter');
