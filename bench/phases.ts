@@ -1,0 +1,208 @@
+// Benchmark phases: throughput + 1-connection latency (per upstream latency), streaming, fixed-rate Redis/Postgres
+// counts, the RSS soak and the CPU profile. Each returns table rows (medians of alternating rounds).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { latency1, streaming, throughput, type Target } from './load.js';
+import { rssMb } from './procs.js';
+import { monitorRedis, pgCommits } from './services.js';
+import { simSettings, type Running } from './targets.js';
+import { median, type Row, type TargetName } from './report.js';
+import { summariseProfile } from './profile.js';
+
+export interface Plan {
+  rounds: number;
+  thrS: number;
+  latMs: number;
+  warmS: number;
+  maxTokens: number;
+  streams: number;
+  streamConc: number;
+  streamTokens: number;
+  ttftMs: number;
+  gapMs: number;
+  rates: number[];
+  rateLeadMs: number;
+  rateWindowMs: number;
+  afterMs: number;
+}
+
+type Log = (s: string) => void;
+type PerTarget = Map<TargetName, number[]>;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function push(m: PerTarget, t: string, v: number): void {
+  const k = t as TargetName;
+  m.set(k, [...(m.get(k) ?? []), v]);
+}
+function medians(m: PerTarget): Partial<Record<TargetName, number>> {
+  return Object.fromEntries([...m].map(([k, v]) => [k, median(v)])) as Partial<Record<TargetName, number>>;
+}
+function names(running: Running[]): TargetName[] {
+  return running.map((r) => r.target.name as TargetName);
+}
+/** Target order rotated per round so that no target always runs first (warm caches, neighbours' load). */
+function rotated<T>(xs: T[], round: number): T[] {
+  const k = round % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+function addedOverDirect(m: PerTarget): PerTarget {
+  const direct = m.get('direct') ?? [];
+  const out: PerTarget = new Map();
+  for (const [k, v] of m) if (k !== 'direct') out.set(k, v.map((x, i) => x - (direct[i] ?? Number.NaN)));
+  return out;
+}
+function withoutDirect(ts: TargetName[]): TargetName[] {
+  return ts.filter((t) => t !== 'direct');
+}
+
+/** Samples the max RSS of a process while `work` runs. */
+async function maxRssDuring<T>(pid: number, work: Promise<T>): Promise<{ result: T; maxMb: number }> {
+  let maxMb = rssMb(pid);
+  const timer = setInterval(() => {
+    maxMb = Math.max(maxMb, rssMb(pid));
+  }, 200);
+  try {
+    return { result: await work, maxMb: Math.max(maxMb, rssMb(pid)) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function latencyPhase(plan: Plan, sim: string, running: Running[], upstreamMs: number, rssIdle: Map<string, number> | undefined, log: Log): Promise<Row[]> {
+  await simSettings(sim, { latencyMs: upstreamMs, ttftMs: 0, chunkDelayMs: 0 });
+  const thr: PerTarget = new Map();
+  const errs: PerTarget = new Map();
+  const p50: PerTarget = new Map();
+  const p99: PerTarget = new Map();
+  const rss: PerTarget = new Map();
+  for (const r of running) await throughput(r.target, { connections: 32, durationS: plan.warmS, maxTokens: plan.maxTokens });
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const r of rotated(running, round)) {
+      const t = r.target;
+      const { result, maxMb } = await maxRssDuring(r.proc.serverPid, throughput(t, { connections: 32, durationS: plan.thrS, maxTokens: plan.maxTokens }));
+      push(thr, t.name, result.rps);
+      push(errs, t.name, result.errors);
+      push(rss, t.name, maxMb);
+      const l = await latency1(t, { durationMs: plan.latMs, maxTokens: plan.maxTokens });
+      push(p50, t.name, l.p50Us / 1000);
+      push(p99, t.name, l.p99Us / 1000);
+      push(errs, t.name, l.errors);
+      log(`[${upstreamMs} ms upstream, round ${round + 1}] ${t.name}: ${result.rps.toFixed(0)} req/s (${result.errors} errors), 1 conn p50 ${(l.p50Us / 1000).toFixed(3)} ms p99 ${(l.p99Us / 1000).toFixed(3)} ms, max RSS ${maxMb.toFixed(0)} MB`);
+    }
+  }
+  const all = names(running);
+  const errTotal = Object.fromEntries([...errs].map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)])) as Partial<Record<TargetName, number>>;
+  const addP50 = medians(addedOverDirect(p50));
+  const addP99 = medians(addedOverDirect(p99));
+  const tag = `${upstreamMs} ms upstream`;
+  const thrM = medians(thr);
+  const rows: Row[] = [
+    { label: `throughput @32 conn, ${tag}`, unit: 'req/s', values: thrM, applies: all, ratios: true, decimals: 0, ...(upstreamMs === 0 ? { goal: '≥ 0.6× proxy', met: (thrM.tollgate ?? 0) >= 0.6 * (thrM.proxy ?? Infinity) } : {}) },
+    { label: `errors (all rounds), ${tag}`, unit: 'count', values: errTotal, applies: all, ratios: false, decimals: 0, goal: '0', met: errTotal.tollgate === 0 },
+    { label: `latency @1 conn p50, ${tag}`, unit: 'ms', values: medians(p50), applies: all, ratios: true, decimals: 3 },
+    { label: `latency @1 conn p99, ${tag}`, unit: 'ms', values: medians(p99), applies: all, ratios: true, decimals: 3 },
+    { label: `added p50 over direct, ${tag}`, unit: 'ms', values: addP50, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 0.5 ms', met: (addP50.tollgate ?? Infinity) <= 0.5 },
+    { label: `added p99 over direct, ${tag}`, unit: 'ms', values: addP99, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 2 ms', met: (addP99.tollgate ?? Infinity) <= 2 },
+  ];
+  if (rssIdle) {
+    const load = medians(rss);
+    rows.push({ label: 'RSS idle (after start)', unit: 'MB', values: Object.fromEntries(rssIdle) as Partial<Record<TargetName, number>>, applies: all, ratios: true, decimals: 0 });
+    rows.push({ label: 'RSS under load (max, 32 conn)', unit: 'MB', values: load, applies: all, ratios: true, decimals: 0, goal: '≤ 150 MB', met: (load.tollgate ?? Infinity) <= 150 });
+  }
+  return rows;
+}
+
+export async function streamPhase(plan: Plan, sim: string, running: Running[], log: Log): Promise<Row[]> {
+  await simSettings(sim, { latencyMs: 0, ttftMs: plan.ttftMs, chunkDelayMs: plan.gapMs });
+  const ttft: PerTarget = new Map();
+  const gap: PerTarget = new Map();
+  const errs: PerTarget = new Map();
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const r of rotated(running, round)) {
+      const s = await streaming(r.target, { streams: plan.streams, concurrency: plan.streamConc, maxTokens: plan.streamTokens });
+      push(ttft, r.target.name, s.ttftP50Us / 1000);
+      push(gap, r.target.name, s.gapP99Us / 1000);
+      push(errs, r.target.name, s.errors);
+      log(`[stream, round ${round + 1}] ${r.target.name}: TTFT p50 ${(s.ttftP50Us / 1000).toFixed(3)} ms, gap p99 ${(s.gapP99Us / 1000).toFixed(3)} ms, ${s.chunksPerStream.toFixed(0)} events/stream, ${s.errors} errors`);
+    }
+  }
+  const all = names(running);
+  const addTtft = medians(addedOverDirect(ttft));
+  const addGap = medians(addedOverDirect(gap));
+  return [
+    { label: 'stream TTFT p50', unit: 'ms', values: medians(ttft), applies: all, ratios: false, decimals: 3 },
+    { label: 'stream added TTFT over direct', unit: 'ms', values: addTtft, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 1 ms', met: (addTtft.tollgate ?? Infinity) <= 1 },
+    { label: 'stream inter-chunk gap p99', unit: 'ms', values: medians(gap), applies: all, ratios: false, decimals: 3 },
+    { label: 'stream added gap p99 over direct', unit: 'ms', values: addGap, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 1 ms', met: (addGap.tollgate ?? Infinity) <= 1 },
+  ];
+}
+
+/** Tollgate alone at fixed request rates: Redis commands per request, Postgres commits per second. */
+export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redisUrl: string, dbName: string, log: Log): Promise<{ rows: Row[]; notes: string[] }> {
+  await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  for (const rate of plan.rates) {
+    const monitor = await monitorRedis(redisUrl);
+    const durationS = Math.ceil((plan.rateLeadMs + plan.rateWindowMs + 500) / 1000);
+    const load = throughput(tg.target, { connections: 8, durationS, overallRate: rate, maxTokens: plan.maxTokens });
+    await sleep(plan.rateLeadMs);
+    const pgA = await pgCommits(dbName);
+    const t0 = performance.now();
+    await sleep(plan.rateWindowMs);
+    const pgB = await pgCommits(dbName);
+    const pgPerS = (pgB - pgA) / ((performance.now() - t0) / 1000);
+    const r = await load;
+    await sleep(500); // budget settlements run after the response
+    const counts = monitor.stop();
+    const requests = r.ok + r.errors;
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const per = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / requests).toFixed(2)}`).join(', ') || 'none';
+    const trips = sum(counts.topLevel) / requests;
+    const inner = sum(counts.inLua) / requests;
+    log(`[fixed rate ${rate}/s] ${requests} requests (${r.errors} errors): Redis ${trips.toFixed(2)} round trips/request (${per(counts.topLevel)}), ${inner.toFixed(2)} commands inside Lua; Postgres ${pgPerS.toFixed(1)} commits/s`);
+    notes.push(`At ${rate} req/s (${requests} requests): Redis commands sent per request: ${per(counts.topLevel)}; run inside Lua scripts per request: ${per(counts.inLua)}.`);
+    rows.push({ label: `Redis round trips per request @${rate}/s`, unit: 'cmd', values: { tollgate: trips }, applies: ['tollgate'], ratios: false, decimals: 2, goal: '≤ 1 on admission (+ settle)' });
+    rows.push({ label: `Redis commands inside Lua per request @${rate}/s`, unit: 'cmd', values: { tollgate: inner }, applies: ['tollgate'], ratios: false, decimals: 1 });
+    rows.push({ label: `Postgres commits per second @${rate}/s`, unit: '1/s', values: { tollgate: pgPerS }, applies: ['tollgate'], ratios: false, decimals: 1, goal: 'set by the batch interval' });
+  }
+  notes.push('Postgres: xact_commit delta of the bench database in pg_stat_database (pg_stat_statements is not preloaded on this server); every autocommit statement is one commit.');
+  return { rows, notes };
+}
+
+/** Tollgate alone, many requests at 32 connections, RSS after each tenth: flat means no leak. */
+export async function soakPhase(sim: string, tg: Running, total: number, log: Log): Promise<{ rows: Row[]; notes: string[] }> {
+  await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
+  const step = Math.ceil(total / 10);
+  const series: number[] = [rssMb(tg.proc.serverPid)];
+  let errors = 0;
+  for (let done = 0; done < total; done += step) {
+    const r = await throughput(tg.target, { connections: 32, amount: step, maxTokens: 32 });
+    errors += r.errors;
+    series.push(rssMb(tg.proc.serverPid));
+    log(`[soak] ${done + step} requests: RSS ${series[series.length - 1].toFixed(0)} MB, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
+  }
+  const tenth = series[2];
+  const last = series[series.length - 1];
+  return {
+    rows: [
+      { label: `RSS after 10% of ${total} requests`, unit: 'MB', values: { tollgate: tenth }, applies: ['tollgate'], ratios: false, decimals: 0 },
+      { label: `RSS after ${total} requests`, unit: 'MB', values: { tollgate: last }, applies: ['tollgate'], ratios: false, decimals: 0, goal: 'flat (no leak)', met: last <= tenth * 1.15 },
+      { label: `soak errors`, unit: 'count', values: { tollgate: errors }, applies: ['tollgate'], ratios: false, decimals: 0, goal: '0', met: errors === 0 },
+    ],
+    notes: [`Soak RSS series (MB, every ${step} requests): ${series.map((x) => x.toFixed(0)).join(' → ')}.`],
+  };
+}
+
+/** Tollgate alone under 32-connection load while --cpu-prof records; the profile is written at its graceful exit. */
+export async function profilePhase(plan: Plan, sim: string, tg: Running, profDir: string, log: Log): Promise<string> {
+  await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
+  const r = await throughput(tg.target, { connections: 32, durationS: Math.max(5, plan.thrS * 3), maxTokens: plan.maxTokens });
+  log(`[profile] ${r.rps.toFixed(0)} req/s, ${r.errors} errors; stopping Tollgate to write the profile`);
+  await tg.proc.stop('SIGTERM');
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${profDir}`);
+  return summariseProfile(join(profDir, file), 40);
+}
+
+export type { Target };

@@ -1,0 +1,135 @@
+// `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
+// Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
+// --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pinSelf, rssMb } from './procs.js';
+import { createBenchDatabase, startRedis } from './services.js';
+import { startPortkey, startProxy, startSimulator, startTollgate, type Running } from './targets.js';
+import { gitCommit, machine, markdown, table, TARGETS, type Results, type TargetName } from './report.js';
+import { latencyPhase, streamPhase, fixedRatePhase, soakPhase, profilePhase, type Plan } from './phases.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'no-portkey': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    requests: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+const quick = args.quick;
+const plan: Plan = quick
+  ? { rounds: 1, thrS: 0.5, latMs: 300, warmS: 0.3, maxTokens: 32, streams: 4, streamConc: 2, streamTokens: 14, ttftMs: 2, gapMs: 2, rates: [50, 150], rateLeadMs: 500, rateWindowMs: 1000, afterMs: 500 }
+  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, streamConc: 4, streamTokens: 62, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000 };
+if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
+const soakRequests = args.requests ? Number(args.requests) : args.soak ? 200_000 : 0;
+
+async function main(): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const twoCores = cpus().length >= 2;
+  const pinned = twoCores && pinSelf('0');
+  const ctx = { logDir, cpus: pinned ? '1' : undefined };
+  const pinning = pinned
+    ? 'load generator (this process) on CPU 0; simulator, proxy, Tollgate, Portkey and the private redis-server on CPU 1; Postgres (shared server) not pinned'
+    : 'none (taskset missing or one core)';
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  const procs: Running['proc'][] = [];
+  const db = await createBenchDatabase();
+  try {
+    const sim = await startSimulator(ctx, 64);
+    procs.push(sim.proc);
+    const redis = await startRedis(logDir, ctx.cpus);
+    procs.push(redis.server);
+    const tollgate = await startTollgate(ctx, {
+      simOrigin: sim.base,
+      databaseUrl: db.url,
+      redisUrl: redis.url,
+      dataDir: join(logDir, 'data'),
+      cpuProfDir: args.profile ? join(logDir, 'prof') : undefined,
+    });
+    procs.push(tollgate.proc);
+    log(`simulator :${sim.proc.port}, redis ${redis.url}, tollgate :${tollgate.proc.port} (db ${db.name}), logs in ${logDir}`);
+
+    if (args.profile) {
+      const summary = await profilePhase(plan, sim.base, tollgate, join(logDir, 'prof'), log);
+      writeFileSync(join(logDir, 'profile-summary.txt'), summary);
+      log(summary);
+      return;
+    }
+    const running: Running[] = [sim, tollgate];
+    const skipped: Results['skipped'] = {};
+    const proxy = await startProxy(ctx, sim.base);
+    procs.push(proxy.proc);
+    running.splice(1, 0, proxy);
+    if (args['no-portkey']) skipped.portkey = 'not run (--no-portkey)';
+    else {
+      log('starting Portkey 1.15.2 through npx (the first run installs it)…');
+      const pk = await startPortkey(ctx, sim.base);
+      if ('skipped' in pk) {
+        skipped.portkey = pk.skipped;
+        log(`Portkey skipped: ${pk.skipped}`);
+      } else {
+        procs.push(pk.proc);
+        running.push(pk);
+      }
+    }
+    const ran = running.map((r) => r.target.name as TargetName).sort((a, b) => TARGETS.indexOf(a) - TARGETS.indexOf(b));
+    const rssIdle = new Map(running.map((r) => [r.target.name, rssMb(r.proc.serverPid)]));
+
+    const rows = [];
+    const notes: string[] = [];
+    rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, log)));
+    rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, log)));
+    rows.push(...(await streamPhase(plan, sim.base, running, log)));
+    const rate = await fixedRatePhase(plan, sim.base, tollgate, redis.url, db.name, log);
+    rows.push(...rate.rows);
+    notes.push(...rate.notes);
+    await new Promise((r) => setTimeout(r, plan.afterMs));
+    rows.push({
+      label: 'RSS after load (idle again)',
+      unit: 'MB',
+      values: Object.fromEntries(running.map((r) => [r.target.name, rssMb(r.proc.serverPid)])),
+      applies: [...ran],
+      ratios: true,
+      decimals: 0,
+    });
+    if (soakRequests > 0) {
+      const soak = await soakPhase(sim.base, tollgate, soakRequests, log);
+      rows.push(...soak.rows);
+      notes.push(...soak.notes);
+    }
+    notes.push(
+      'The machine is shared with other engineers\' test runs while this ran: figures are noisy; each is the median of alternating rounds (target order rotated per round).',
+      'Throughput: autocannon, 32 keep-alive connections, non-streaming chat (max_tokens 32); 2xx per second. Latency at 1 connection: undici, sequential, hrtime µs, exact percentiles.',
+      `Streaming: ${plan.streamTokens + 2} chunks per stream paced at ${plan.gapMs} ms (TTFT ${plan.ttftMs} ms upstream); TTFT = first event with content; gap = between consecutive SSE events as read by the client.`,
+      'RSS is the VmRSS of the serving process only (for Portkey the node server under npx; for Tollgate not counting Redis and Postgres).',
+    );
+    const res: Results = { date: new Date().toISOString(), mode: quick ? 'quick' : soakRequests ? `requests=${soakRequests}` : 'full', machine: machine(pinning), commit: gitCommit(), ran, skipped, rows, notes };
+    log('');
+    log(table(res));
+    log('');
+    for (const n of notes) log(`- ${n}`);
+    const out = args.out ?? (quick ? undefined : 'bench/RESULTS.md');
+    if (out) writeFileSync(out, markdown(res));
+    if (args.json) writeFileSync(args.json, JSON.stringify(res, null, 2));
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await db.drop().catch(() => {});
+    if (!args.profile) rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);
