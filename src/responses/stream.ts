@@ -124,8 +124,10 @@ class EventTranslator {
   }
 
   private emit(e: Unsequenced): void {
-    // Cloned: items keep changing after an event about them was queued.
-    this.queue.push(structuredClone({ ...e, sequence_number: this.seq++ }) as ResponseStreamEvent);
+    const event = { ...e, sequence_number: this.seq++ } as ResponseStreamEvent;
+    // Events holding an item, a part or the response are cloned: those keep changing after the event was queued.
+    // Deltas hold only strings and numbers (and are most of the events): no clone needed.
+    this.queue.push('item' in event || 'part' in event || 'response' in event ? structuredClone(event) : event);
   }
 
   private snapshot(status: ResponseObject['status']): ResponseObject {
