@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 export interface Captured {
+  /** Resolves when the client closed the connection (e.g. it aborted). */
+  closed: Promise<void>;
   method: string;
   url: string;
   headers: IncomingMessage['headers'];
@@ -27,6 +29,7 @@ export async function startCaptureServer(host = '127.0.0.1'): Promise<CaptureSer
     res.writeHead(500).end();
   };
   const server = createServer((req, res) => {
+    const closed = new Promise<void>((resolve) => res.on('close', () => resolve()));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -37,7 +40,7 @@ export async function startCaptureServer(host = '127.0.0.1'): Promise<CaptureSer
       } catch {
         json = undefined;
       }
-      const captured = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json };
+      const captured = { closed, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json };
       requests.push(captured);
       void responder(captured, res);
     });

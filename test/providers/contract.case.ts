@@ -136,6 +136,19 @@ export function providerContract(spec: ContractSpec): void {
       expect(a.usage?.completion_tokens).toBe(sim.records().at(-1)?.completionTokens);
     });
 
+    it('stop sequences end the text before the sequence, stream and non-stream alike', async () => {
+      const full = (await provider.chat(chatReq(m.chat), ctxFor(m.chat))).choices[0].message.content ?? '';
+      const words = full.split(' ');
+      expect(words.length).toBeGreaterThan(4);
+      const stop = ` ${words[3]}`;
+      const expected = full.slice(0, full.indexOf(stop));
+      const c = await provider.chat(chatReq(m.chat, { stop: [stop] }), ctxFor(m.chat));
+      expect(c.choices[0].message.content).toBe(expected);
+      expect(c.choices[0].finish_reason).toBe('stop');
+      const a = assemble(await collect(await provider.chatStream(chatReq(m.chat, { stop, stream: true }), ctxFor(m.chat))));
+      expect(a.content).toBe(expected);
+    });
+
     for (const stream of [false, true]) {
       it(`two-turn tool conversation (${stream ? 'stream' : 'non-stream'})`, async () => {
         const first = [{ role: 'user', content: 'What is the weather in Paris?' }];
@@ -316,14 +329,14 @@ export function providerContract(spec: ContractSpec): void {
         expect((await upstreamError(collect(ev))).kind).toBe('stream');
       });
 
-      it('abort via signal before headers → kind aborted, upstream request cancelled', async () => {
+      it('abort via signal before headers → kind aborted', async () => {
         sim.setFaults([{ provider: spec.provider, fault: { type: 'hang' }, times: 1 }]);
         const ac = new AbortController();
         const p = provider.chat(chatReq(m.chat), ctxFor(m.chat, ac.signal));
         setTimeout(() => ac.abort(), 50);
         const e = await upstreamError(p);
+        // That the upstream sees the cancel is checked deterministically in openai-compatible.test.ts.
         expect([e.kind, e.retryable]).toEqual(['aborted', false]);
-        await expect.poll(() => sim.records().some((r) => r.fault === 'hang' && r.aborted)).toBe(true);
       });
     });
 
@@ -340,7 +353,7 @@ export function providerContract(spec: ContractSpec): void {
           for (;;) if ((await it.next()).done) return;
         })());
         expect(e.kind).toBe('aborted');
-        await expect.poll(() => slow.records().some((r) => r.aborted)).toBe(true);
+        await expect.poll(() => slow.records().some((r) => r.aborted), { timeout: 10_000 }).toBe(true);
       } finally {
         await slow.close();
       }

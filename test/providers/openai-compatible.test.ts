@@ -298,6 +298,17 @@ describe('network failures', () => {
     expect([e.kind, e.retryable]).toEqual(['connect', true]);
   });
 
+  it('aborting the signal cancels the upstream request (the server sees the connection close)', async () => {
+    server.respond(() => {}); // never answers
+    const ac = new AbortController();
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m', ac.signal));
+    await expect.poll(() => server.requests.length, { timeout: 10_000 }).toBe(1);
+    ac.abort();
+    const e = await upstreamError(p);
+    expect(e.kind).toBe('aborted');
+    await server.requests[0].closed;
+  });
+
   it('a stream that goes silent longer than the idle timeout → kind timeout', async () => {
     server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
