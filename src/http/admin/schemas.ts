@@ -85,7 +85,7 @@ export type SpendFormat = (typeof spendFormats)[number];
 /** Query of GET /admin/spend and GET /v1/spend. A date-only `to` includes that whole day. */
 export const spendQuerySchema = z.object({
   from: dateOrDateTime.optional().describe('Start (inclusive); default 30 days before `to`'),
-  to: dateOrDateTime.optional().describe('End (exclusive for a date-time; a date includes that day); default now'),
+  to: dateOrDateTime.optional().describe('End (exclusive for a date-time; a date includes that day); default the end of today (UTC)'),
   tenant: z.string().optional(),
   group_by: z
     .string()

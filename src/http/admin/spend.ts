@@ -43,7 +43,8 @@ export function parseSpendQuery(
   const r = spendQuerySchema.safeParse(params);
   if (!r.success) throw validationError(r.error);
   const p = r.data;
-  const to = p.to !== undefined ? parseInstant(p.to, 'to') : now;
+  // Default: whole UTC days, today included (a request made this very millisecond counts, and day groups are complete).
+  const to = p.to !== undefined ? parseInstant(p.to, 'to') : new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS + DAY_MS);
   const from = p.from !== undefined ? parseInstant(p.from, 'from') : new Date(to.getTime() - DEFAULT_RANGE_MS);
   if (from.getTime() >= to.getTime()) {
     throw new GatewayError('invalid_request', "'from' must be before 'to'.", { param: 'from' });
