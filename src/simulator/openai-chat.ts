@@ -1,6 +1,6 @@
 // OpenAI-format chat (OpenAI and DeepSeek): request → plan, and plan → chat.completion body or chunk events.
 import { createHash } from 'node:crypto';
-import type { ChatChunk, ChatCompletion, ChatRequest, ChunkDelta, FinishReason, Usage } from '../api/openai.js';
+import type { ChatCompletion, ChatRequest, ChunkDelta, FinishReason, Usage } from '../api/openai.js';
 import { countPromptTokens, countTokens } from '../metering/tokens.js';
 import { completionTokensOf, planChat, type ChatPlan, type GenRequest, type ToolSpec } from './generate.js';
 import { cacheRules } from './prompt-cache.js';
@@ -172,21 +172,39 @@ export interface ChunkEvent {
   reasoning: number;
 }
 
+/** Serialized `choices[0]` of each chunk of one choice, per plan: identical requests reuse them (the benchmark's hot path). */
+interface ChoiceChunk {
+  json: string;
+  tokens: number;
+  reasoning: number;
+}
+const choiceChunkCache = new WeakMap<ChatPlan, Map<string, ChoiceChunk[]>>();
+
 /** The chunk events of a stream, without [DONE]; usage chunk only when asked for. Several choices follow one another. */
 export function chunkEvents(p: PreparedChat, id: string, created: number, includeUsage: boolean): ChunkEvent[] {
-  const extra = p.flavor === 'openai' ? { service_tier: 'default', system_fingerprint: 'fp_sim0001' } : { system_fingerprint: 'fp_sim_deepseek' };
+  const extra = p.flavor === 'openai' ? ',"service_tier":"default","system_fingerprint":"fp_sim0001"' : ',"system_fingerprint":"fp_sim_deepseek"';
+  const head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(p.model)}${extra},"choices":[`;
+  const tail = includeUsage ? '],"usage":null}' : ']}';
   const events: ChunkEvent[] = [];
-  const push = (index: number, delta: ChunkDelta, finish: FinishReason | null, tokens: number, reasoning: number) => {
-    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [{ index, delta, logprobs: null, finish_reason: finish }] };
-    if (includeUsage) chunk.usage = null;
-    events.push({ data: JSON.stringify(chunk), tokens, reasoning });
-  };
-  p.choices.forEach((plan, index) => choiceEvents(p, plan, (delta, finish, tokens, reasoning) => push(index, delta, finish, tokens, reasoning)));
-  if (includeUsage) {
-    const chunk: ChatChunk = { id, object: 'chat.completion.chunk', created, model: p.model, ...extra, choices: [], usage: usageOf(p) };
-    events.push({ data: JSON.stringify(chunk), tokens: 0, reasoning: 0 });
-  }
+  p.choices.forEach((plan, index) => {
+    for (const c of choiceChunks(p, plan, index)) events.push({ data: head + c.json + tail, tokens: c.tokens, reasoning: c.reasoning });
+  });
+  if (includeUsage) events.push({ data: `${head}],"usage":${JSON.stringify(usageOf(p))}}`, tokens: 0, reasoning: 0 });
   return events;
+}
+
+function choiceChunks(p: PreparedChat, plan: ChatPlan, index: number): ChoiceChunk[] {
+  const key = `${p.flavor}:${p.visibleReasoning}:${index}`;
+  let byKey = choiceChunkCache.get(plan);
+  const hit = byKey?.get(key);
+  if (hit) return hit;
+  const out: ChoiceChunk[] = [];
+  choiceEvents(p, plan, (delta, finish, tokens, reasoning) => {
+    out.push({ json: JSON.stringify({ index, delta, logprobs: null, finish_reason: finish }), tokens, reasoning });
+  });
+  if (!byKey) choiceChunkCache.set(plan, (byKey = new Map()));
+  byKey.set(key, out);
+  return out;
 }
 
 type PushDelta = (delta: ChunkDelta, finish: FinishReason | null, tokens: number, reasoning: number) => void;
