@@ -140,7 +140,10 @@ export const responsesRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
   input: z.union([z.string(), z.array(responseItemSchema)]).optional(),
   instructions: z.string().nullish(),
-  tools: z.array(z.discriminatedUnion('type', [functionToolSchema])).nullish(),
+  tools: z
+    .array(z.discriminatedUnion('type', [functionToolSchema]))
+    .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, { message: 'tool names must be unique' })
+    .nullish(),
   tool_choice: responsesToolChoiceSchema.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   text: z
@@ -157,7 +160,10 @@ export const responsesRequestSchema = z.looseObject({
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
-  metadata: z.record(z.string().max(64), z.string().max(512)).nullish(),
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((m) => Object.keys(m).length <= 16, { message: 'at most 16 key-value pairs' })
+    .nullish(),
   /** Default true, as in OpenAI: a response is kept unless the caller says `store: false`. */
   store: z.boolean().nullish(),
   previous_response_id: z.string().min(1).nullish(),

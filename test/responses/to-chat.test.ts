@@ -286,6 +286,8 @@ describe('parseResponsesRequest', () => {
     { name: 'temperature out of range', body: { input: 'x', temperature: 3 }, param: 'temperature', text: 'temperature' },
     { name: 'unknown text.format type', body: { input: 'x', text: { format: { type: 'xml' } } }, param: 'text.format.type', text: 'xml' },
     { name: 'json_schema without name', body: { input: 'x', text: { format: { type: 'json_schema', schema: {} } } }, param: 'text.format.name', text: 'name' },
+    { name: 'more than 16 metadata pairs', body: { input: 'x', metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, param: 'metadata', text: '16' },
+    { name: 'duplicate tool names', body: { input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'function', name: 'f' }] }, param: 'tools', text: 'unique' },
     { name: 'background mode', body: { input: 'x', background: true }, param: 'background', text: 'not supported' },
     { name: 'missing model', body: { model: undefined, input: 'x' }, param: 'model', text: 'model' },
   ])('400 for $name, naming $param', ({ body, param, text }) => {
