@@ -49,8 +49,11 @@ interface Prepared {
 
 export async function handleChat(deps: GatewayDeps, call: ChatCall): Promise<Response> {
   const p = prepare(deps, call);
-  if (p.cache.mode === 'bypass') deps.metrics.cacheRequest(call.auth.tenant.name, 'bypass');
-  if (p.cache.mode !== 'use') return serveUpstream(deps, call, p, null);
+  if (p.cache.mode === 'off') return serveUpstream(deps, call, p, null);
+  if (p.cache.mode === 'bypass') {
+    deps.metrics.cacheRequest(call.auth.tenant.name, 'bypass');
+    return serveUpstream(deps, call, p, 'bypass');
+  }
   // A second round trip for the tenants that enabled the cache (the limiter's is the first): a hit reserves no budget.
   const look = await lookupCache(deps.responseCache, p.cache, p.startedAt.getTime(), (m) => p.routePlan.candidates.some((c) => c.model.id === m), deps.logger);
   deps.metrics.cacheRequest(call.auth.tenant.name, look.result);
@@ -129,7 +132,9 @@ async function serveHit(deps: GatewayDeps, call: ChatCall, p: Prepared, entry: C
   return new Response(body, { status: 200, headers });
 }
 
-async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cache: UseCache | null): Promise<Response> {
+/** `cacheUse`: a miss to store the answer under, `bypass` (header says so), or null (cache off for this tenant). */
+async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cacheUse: UseCache | 'bypass' | null): Promise<Response> {
+  const cache = cacheUse === 'bypass' ? null : cacheUse;
   const { req, auth } = call;
   const estimatedTokens = p.promptTokens + expectedOutput(deps, auth, req);
   const admitted = await admit(deps, auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);
@@ -151,7 +156,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     'x-tollgate-provider': model.provider,
     'x-tollgate-model': model.id,
     'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length),
-    ...(cache ? { [CACHE_HEADER]: 'miss' } : {}),
+    ...(cacheUse ? { [CACHE_HEADER]: cache ? 'miss' : 'bypass' } : {}),
   };
   const learn = (t: TokenCounts) => {
     if (p.prefixKey) deps.affinity.record(p.prefixKey, model.id, t.input, t.cachedInput);

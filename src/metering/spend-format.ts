@@ -37,6 +37,12 @@ export interface SpendAmountsJson {
     off_peak_usd: string;
     /** The part of saved_usd no named reason explains: mostly routing to a cheaper model than the baseline. */
     model_choice_usd: string;
+    /**
+     * Savings by routing: baseline − cost − response_cache − prompt_cache − off_peak (the same amount as
+     * model_choice_usd, under the reason name the metrics use). The four reasons add up to saved_usd exactly; routing
+     * is negative when the served models cost more than the baseline would have (docs/caching.md).
+     */
+    routing_usd: string;
   };
 }
 
@@ -106,6 +112,7 @@ function amounts(t: Totals): SpendAmountsJson {
       prompt_cache_usd: picoToUsd(t.savedPromptCachePico),
       off_peak_usd: picoToUsd(t.savedOffPeakPico),
       model_choice_usd: picoToUsd(saved - named),
+      routing_usd: picoToUsd(saved - named),
     },
   };
 }

@@ -114,6 +114,7 @@ export const spendAmountsSchema = z.object({
     prompt_cache_usd: usd,
     off_peak_usd: usd,
     model_choice_usd: usd,
+    routing_usd: usd.describe('baseline − cost − the three named savings; the four reasons add up to saved_usd'),
   }),
 });
 
