@@ -40,7 +40,8 @@ export function describeAdminApi(backend: Backend): void {
           { period: 'month', mode: 'hard', limitPico: 500_000_000_000_000n, spentPico: BigInt(t.name.length) * 1_000_000n, resetsAt: new Date('2026-12-01T00:00:00Z') },
         ],
       });
-    });
+      // PGlite compiles Postgres to WASM and migrates in memory: tens of seconds on a busy 2-core machine.
+    }, 180_000);
     afterAll(async () => close());
 
     it('refuses a missing or wrong admin token with an OpenAI-shaped 401', async () => {
