@@ -74,6 +74,22 @@ function createLane(logger: LedgerLogger, what: string) {
   };
 }
 
+/**
+ * A short description of a sink error for logs: the innermost cause (the driver's own error), its code, capped in
+ * length. The query builder's wrapper repeats the whole statement with a batch of parameters, far too much for a log.
+ */
+export function describeSinkError(e: unknown): { message: string; code?: string } {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 5; depth++) {
+    const cause = cur && typeof cur === 'object' ? (cur as { cause?: unknown }).cause : undefined;
+    if (!cause) break;
+    cur = cause;
+  }
+  const message = (cur instanceof Error ? cur.message : String(cur)).slice(0, 300);
+  const code = cur && typeof cur === 'object' ? (cur as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? { message, code } : { message };
+}
+
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -135,7 +151,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   }
 
   function failed(e: unknown): void {
-    if (!sinkDown) logger.warn({ err: e }, 'ledger sink failed; spooling events to disk');
+    if (!sinkDown) logger.warn({ err: describeSinkError(e) }, 'ledger sink failed; spooling events to disk');
     sinkDown = true;
     retryAt = now() + backoff;
     backoff = Math.min(retryMax, backoff * 2);
@@ -149,7 +165,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
     } catch (e) {
       if (!isPermanent(e)) throw e;
       if (batch.length === 1) {
-        logger.error({ err: e, requestId: batch[0].requestId }, 'ledger event refused by the database; set aside');
+        logger.error({ err: describeSinkError(e), requestId: batch[0].requestId }, 'ledger event refused by the database; set aside');
         await fileLane.run(() => spool.reject([encodeLedgerEvent(batch[0])]));
         return;
       }

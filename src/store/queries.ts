@@ -36,8 +36,59 @@ const keyColumns = {
   revokedAt: apiKeys.revokedAt,
 };
 
-function ledgerRow(ev: LedgerEvent): typeof usageLedger.$inferInsert {
-  return { ...ev, attempts: ev.attempts };
+/** Ledger columns in insert order: [event field, column, SQL type in the JSON record]. */
+const ledgerColumns = [
+  ['requestId', 'request_id', 'text'],
+  ['tenantId', 'tenant_id', 'text'],
+  ['keyId', 'key_id', 'text'],
+  ['endpoint', 'endpoint', 'text'],
+  ['route', 'route', 'text'],
+  ['provider', 'provider', 'text'],
+  ['model', 'model', 'text'],
+  ['stream', 'stream', 'boolean'],
+  ['inputTokens', 'input_tokens', 'integer'],
+  ['cachedInputTokens', 'cached_input_tokens', 'integer'],
+  ['outputTokens', 'output_tokens', 'integer'],
+  ['reasoningTokens', 'reasoning_tokens', 'integer'],
+  ['usageSource', 'usage_source', 'text'],
+  ['costPico', 'cost_pico', 'numeric(30,0)'],
+  ['baselineCostPico', 'baseline_cost_pico', 'numeric(30,0)'],
+  ['savedResponseCachePico', 'saved_response_cache_pico', 'numeric(30,0)'],
+  ['savedPromptCachePico', 'saved_prompt_cache_pico', 'numeric(30,0)'],
+  ['savedOffPeakPico', 'saved_off_peak_pico', 'numeric(30,0)'],
+  ['priceVersion', 'price_version', 'text'],
+  ['status', 'status', 'integer'],
+  ['outcome', 'outcome', 'text'],
+  ['errorCode', 'error_code', 'text'],
+  ['cacheHit', 'cache_hit', 'boolean'],
+  ['attempts', 'attempts', 'jsonb'],
+  ['latencyMs', 'latency_ms', 'integer'],
+  ['ttftMs', 'ttft_ms', 'integer'],
+  ['startedAt', 'started_at', 'timestamptz'],
+] as const satisfies readonly (readonly [keyof LedgerEvent, string, string])[];
+
+const ledgerColumnList = sql.raw(ledgerColumns.map(([, c]) => c).join(', '));
+const ledgerRecordType = sql.raw(ledgerColumns.map(([, c, t]) => `${c} ${t}`).join(', '));
+
+/**
+ * One multi-row INSERT with a single parameter: the batch as a JSON array expanded by jsonb_to_recordset. Building
+ * 28 bound parameters per row through the query builder cost ~0.5 ms of CPU per row; this is ~20x cheaper, and money
+ * travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
+ */
+function ledgerInsertSql(events: readonly LedgerEvent[]) {
+  const records = events.map((ev) => {
+    const r: Record<string, unknown> = {};
+    for (const [field, column] of ledgerColumns) {
+      const v = ev[field];
+      r[column] = typeof v === 'bigint' ? v.toString() : v;
+    }
+    return r;
+  });
+  // Postgres text and jsonb cannot hold NUL; an upstream error message carrying one must not sink the whole batch.
+  const json = JSON.stringify(records, (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\0', '') : v));
+  return sql`INSERT INTO usage_ledger (${ledgerColumnList})
+    SELECT ${ledgerColumnList} FROM jsonb_to_recordset(${json}::jsonb) AS x(${ledgerRecordType})
+    ON CONFLICT (request_id) DO NOTHING`;
 }
 
 export function createStoreQueries(db: Db): StoreQueries {
@@ -157,8 +208,7 @@ export function createStoreQueries(db: Db): StoreQueries {
 
     async insertLedger(events) {
       for (let i = 0; i < events.length; i += LEDGER_ROWS_PER_STATEMENT) {
-        const chunk = events.slice(i, i + LEDGER_ROWS_PER_STATEMENT).map(ledgerRow);
-        await db.insert(usageLedger).values(chunk).onConflictDoNothing({ target: usageLedger.requestId });
+        await db.execute(ledgerInsertSql(events.slice(i, i + LEDGER_ROWS_PER_STATEMENT)));
       }
     },
 

@@ -46,7 +46,7 @@ describe('ledger writer against a real Postgres outage', () => {
     await admin.unsafe(`ALTER DATABASE ${dbName} WITH ALLOW_CONNECTIONS true`);
   }
 
-  it('loses nothing and duplicates nothing across the outage', async () => {
+  it('loses nothing and duplicates nothing across the outage', { timeout: 60_000 }, async () => {
     const writer = createLedgerWriter({
       sink: createStoreLedgerSink(store),
       isPermanentError: isPermanentLedgerError,
@@ -56,6 +56,8 @@ describe('ledger writer against a real Postgres outage', () => {
       maxQueue: 500,
       retryMinMs: 50,
       retryMaxMs: 200,
+      // A query stuck on a connection killed under it must not stall the test for the 30 s default.
+      writeTimeoutMs: 5_000,
     });
     const sent: LedgerEvent[] = [];
     const send = (n: number) => {

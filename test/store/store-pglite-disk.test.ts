@@ -24,7 +24,7 @@ runStoreContract('PGlite on disk', async () => {
 });
 
 describe('PGlite on disk: persistence', () => {
-  it('keeps tenants, keys and ledger rows across close and reopen', async () => {
+  it('keeps tenants, keys and ledger rows across close and reopen', { timeout: 180_000 }, async () => {
     const dataDir = tempDir();
     const first = createPgliteStore({ dataDir });
     await first.migrate();

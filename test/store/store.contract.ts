@@ -56,11 +56,12 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
   describe(`Store contract: ${name}`, () => {
     let h: StoreHarness;
     let store: SqlStore;
+    // PGlite compiles its WASM at start: seconds on a quiet machine, much longer on a loaded CI runner.
     beforeAll(async () => {
       h = await open();
       store = h.store;
       await store.migrate();
-    });
+    }, 180_000);
     afterAll(async () => {
       await h?.cleanup();
     });
@@ -171,16 +172,21 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       expect(recordedAt).toBeInstanceOf(Date);
       expect(stored).toEqual(ev);
 
-      const more = [ledgerEvent({ tenantId }), ledgerEvent({ tenantId })];
+      const nul = ledgerEvent({ tenantId, errorCode: 'bad\0code', attempts: [{ provider: 'openai', model: 'gpt-4o', status: null, error: 'reset\0by peer', latencyMs: 5 }] });
+      await store.insertLedger([nul]);
+      const [nulRow] = await store.db.select().from(usageLedger).where(sql`${usageLedger.requestId} = ${nul.requestId}`);
+      expect(nulRow.errorCode).toBe('badcode');
+      expect(nulRow.attempts).toEqual([{ provider: 'openai', model: 'gpt-4o', status: null, error: 'resetby peer', latencyMs: 5 }]);
+      const more = [nul, ledgerEvent({ tenantId }), ledgerEvent({ tenantId })];
       await store.insertLedger([ev, ...more, more[0]]);
       await store.insertLedger([...more, ev]);
       await store.insertLedger([]);
-      expect(await store.ledgerCount({ tenantId })).toBe(3);
+      expect(await store.ledgerCount({ tenantId })).toBe(4);
       // The daily rollup counted each request once too.
       const day = await store.spend({ from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z'), tenantId, groupBy: [] });
       expect(day).toHaveLength(1);
-      expect(day[0].requests).toBe(3);
-      expect(day[0].costPico).toBe(ev.costPico + more[0].costPico + more[1].costPico);
+      expect(day[0].requests).toBe(4);
+      expect(day[0].costPico).toBe(ev.costPico + more[0].costPico + more[1].costPico + more[2].costPico);
     });
 
     it('sums spend exactly, grouped any way, from the rollup and from the raw ledger alike', async () => {
