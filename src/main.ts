@@ -4,6 +4,7 @@ import { loadConfig, ConfigError } from './config/index.js';
 import { createLogger } from './logger.js';
 import { buildDeps } from './deps-factory.js';
 import { createApp } from './app.js';
+import { httpServerOptions } from './http/server-options.js';
 
 async function main(): Promise<void> {
   let config;
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.env.LOG_LEVEL);
   const built = await buildDeps(config, logger);
   const app = createApp(built.deps);
-  const server = serve({ fetch: app.fetch, port: config.env.PORT, hostname: config.env.HOST }, (info) => {
+  const server = serve({ fetch: app.fetch, port: config.env.PORT, hostname: config.env.HOST, serverOptions: httpServerOptions(config.file.server) }, (info) => {
     logger.info({ port: info.port, host: config.env.HOST, store: built.deps.store.kind, limiter: built.limiterKind }, 'tollgate listening');
     process.stdout.write(`Tollgate listening on http://${config.env.HOST === '0.0.0.0' ? 'localhost' : config.env.HOST}:${info.port}\n`);
   });
