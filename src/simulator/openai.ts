@@ -63,6 +63,8 @@ function unsupported(flavor: OpenAIFlavor, body: ChatRequest): { message: string
     if (body.response_format?.type === 'json_schema') return { message: 'This response_format type is unavailable now', param: 'response_format' };
     const image = body.messages.some((m) => Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url'));
     if (image) return { message: 'unknown variant `image_url`, expected `text`', param: 'messages' };
+  } else if (body.stream_options != null && body.stream !== true) {
+    return { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: 'stream_options' };
   } else if (isOpenAIReasoningModel(body.model) && body.max_tokens != null) {
     return { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", param: 'max_tokens' };
   }

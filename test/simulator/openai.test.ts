@@ -65,6 +65,12 @@ describe('openai chat, non-stream', () => {
     expect(low.usage.completion_tokens_details.reasoning_tokens).toBeLessThan(u.completion_tokens_details.reasoning_tokens);
   });
 
+  it('rejects stream_options without stream as OpenAI does', async () => {
+    const res = await openai(sim, ask('x', { stream_options: { include_usage: true } }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.param).toBe('stream_options');
+  });
+
   it('rejects max_tokens on a reasoning model as OpenAI does', async () => {
     const res = await openai(sim, { model: 'gpt-5', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
     expect(res.status).toBe(400);
@@ -169,13 +175,13 @@ describe('openai chat, stream', () => {
   });
 
   it('streams reasoning models with their reasoning tokens in the usage chunk', async () => {
-    const body = { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } };
-    const s = await readSse(await openai(sim, body));
+    const body = { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'hi' }] };
+    const s = await readSse(await openai(sim, { ...body, stream: true, stream_options: { include_usage: true } }));
     const usage = chunks(s).at(-1)?.usage as { completion_tokens: number; completion_tokens_details: { reasoning_tokens: number } };
     const text = streamedText(s);
     expect(usage.completion_tokens_details.reasoning_tokens).toBeGreaterThan(0);
     expect(usage.completion_tokens).toBeGreaterThan(usage.completion_tokens_details.reasoning_tokens);
-    const full = await (await openai(sim, { ...body, stream: false })).json();
+    const full = await (await openai(sim, body)).json();
     expect(full.choices[0].message.content).toBe(text);
     expect(full.usage.completion_tokens).toBe(usage.completion_tokens);
   });

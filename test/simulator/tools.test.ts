@@ -60,9 +60,9 @@ describe('openai tool calls', () => {
   });
 
   it('streams tool calls as deltas: id and name first, arguments in pieces, same as non-stream and usage equal', async () => {
-    const body = req('both [[sim:parallel]]', { stream_options: { include_usage: true } });
+    const body = req('both [[sim:parallel]]');
     const full = await (await openai(sim, body)).json();
-    const s = await readSse(await openai(sim, { ...body, stream: true }));
+    const s = await readSse(await openai(sim, { ...body, stream: true, stream_options: { include_usage: true } }));
     const deltas = chunks(s).flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
     const byIndex = new Map<number, { id?: string; name?: string; args: string; pieces: number }>();
     for (const d of deltas) {
