@@ -2,13 +2,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from './config/index.js';
 import type { Logger } from './logger.js';
 import type { AppDeps } from './app.js';
 import { createStore } from './store/index.js';
 import { createLedgerWriter } from './metering/ledger-writer.js';
-import { createRedisLimiter } from './limits/redis-limiter.js';
+import { createLimiterRedis, createRedisLimiter } from './limits/redis-limiter.js';
 import { createMemoryLimiter } from './limits/memory-limiter.js';
 import type { Limiter } from './limits/interface.js';
 import { createProviders } from './providers/index.js';
@@ -76,14 +76,16 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   let redis: Redis | null = null;
   let limiter: Limiter;
   if (config.env.REDIS_URL) {
-    redis = new Redis(config.env.REDIS_URL, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1_000,
-      connectTimeout: 2_000,
-      lazyConnect: false,
-      retryStrategy: (times) => Math.min(times * 200, 2_000),
-    });
+    redis = createLimiterRedis(config.env.REDIS_URL);
+    // Wait (briefly) for the connection so that the first requests do not find the limiter degraded.
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        if (redis!.status === 'ready') resolve();
+        else redis!.once('ready', () => resolve());
+      }),
+      new Promise<void>((resolve) => setTimeout(resolve, 3_000).unref()),
+    ]);
+    if (redis.status !== 'ready') logger.warn('Redis is not reachable at start; limits run in-process until it is');
     redis.on('error', () => {}); // the limiter reports Redis state; ioredis reconnects by itself
     limiter = createRedisLimiter({
       redis,
