@@ -164,6 +164,34 @@ describe('response cache: JSON', () => {
   });
 });
 
+describe('response cache: limits and budgets', () => {
+  it('a hit counts against the request rate limit but reserves no budget and charges no tokens', async () => {
+    const t = await tenant('cache-budget', { ...cachePolicy, budgets: { daily: { limit_usd: '5', mode: 'hard' } }, rate_limits: { tenant: { rpm: 50 } } });
+    const limiter = h.built.deps.limiter;
+    const admits: Array<{ tenantId: string; reservePico: bigint; tokens: number }> = [];
+    const original = limiter.admit.bind(limiter);
+    limiter.admit = async (r) => {
+      admits.push({ tenantId: r.tenantId, reservePico: r.reservePico, tokens: r.tokens });
+      return original(r);
+    };
+    try {
+      const messages = question('comets');
+      const miss = await t.client.chat.completions.create({ model: 'gpt-4o-mini', messages, temperature: 0 }).withResponse();
+      const hit = await t.client.chat.completions.create({ model: 'gpt-4o-mini', messages, temperature: 0 }).withResponse();
+      expect(hit.response.headers.get('x-tollgate-cache')).toBe('hit');
+      const mine = admits.filter((x) => x.tenantId === t.id);
+      expect(mine).toHaveLength(2);
+      expect(mine[0].reservePico).toBeGreaterThan(0n);
+      expect(mine[0].tokens).toBeGreaterThan(0);
+      expect(mine[1]).toMatchObject({ reservePico: 0n, tokens: 0 });
+      const remaining = (r: Response) => Number(r.headers.get('x-ratelimit-remaining-requests'));
+      expect(remaining(hit.response)).toBe(remaining(miss.response) - 1);
+    } finally {
+      limiter.admit = original;
+    }
+  });
+});
+
 describe('response cache: streams', () => {
   it('replays a streamed answer as a stream the SDK reads, with usage only when asked', async () => {
     const messages = question('volcanoes');
