@@ -11,6 +11,7 @@ import { plan } from '../gateway/admission.js';
 import { listModels } from '../gateway/models.js';
 import type { GatewayDeps } from '../gateway/deps.js';
 import { readJson } from './body.js';
+import { createResponsesRoutes } from './responses-routes.js';
 import type { AppEnv } from './context.js';
 
 export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
@@ -53,6 +54,8 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
     const needs = needsOf(req, countPromptTokens(req));
     return c.json(explainRoute(plan(deps, auth, req.model, needs, now, 'chat')));
   });
+
+  v1.route('/', createResponsesRoutes(deps));
 
   return v1;
 }

@@ -1,0 +1,162 @@
+// Calls the candidates of a Responses API request in order, falling back before the first byte: natively on OpenAI
+// (upstream /responses, gateway-held state), translated through Chat Completions on DeepSeek and Gemini.
+import type { ChatChunk, ChatRequest } from '../api/openai.js';
+import { GatewayError } from '../errors.js';
+import type { Attempt } from '../metering/ledger-event.js';
+import { hasResponsesRaw, type RawUpstreamResponse } from '../providers/openai.js';
+import { UpstreamError, type CallContext, type Provider } from '../providers/types.js';
+import { upstreamErrorFromHttp } from '../providers/upstream-errors.js';
+import { chatToResponse, chatStreamToResponseEvents, passthroughBody, restoreEcho, type ResponseItem, type ResponsesRequest } from '../responses/index.js';
+import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
+import type { Candidate } from '../routing/router.js';
+import type { AuthInfo } from '../http/context.js';
+import type { Admitted } from './admission.js';
+import type { GatewayDeps } from './deps.js';
+import { nativeEvents } from './responses-events.js';
+import { clientErrorFor } from './upstream-errors.js';
+
+export interface ResponsesAttemptInput {
+  req: ResponsesRequest;
+  /** Items of earlier turns (previous_response_id), for the native body. */
+  history: readonly ResponseItem[];
+  /** The same request translated to Chat Completions (history included), for DeepSeek and Gemini. */
+  chat: ChatRequest;
+  /** Id and creation time of the Response the gateway builds itself (translated path). */
+  id: string;
+  createdAt: number;
+  auth: AuthInfo;
+  requestId: string;
+  clientSignal: AbortSignal;
+}
+
+/** One answer, before it is turned into an HTTP response. `native`: passed through from OpenAI's /responses. */
+export type ServedResponse = (
+  | { kind: 'json'; response: ResponseObject }
+  | { kind: 'stream'; first: ResponseStreamEvent; rest: AsyncIterator<ResponseStreamEvent>; abort: () => void }
+) & { candidate: Candidate; rank: number; native: boolean };
+
+type Answer = DistributiveOmit<ServedResponse, 'candidate' | 'rank'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function linkSignals(client: AbortSignal, timeoutMs: number): AbortController {
+  const ac = new AbortController();
+  if (client.aborted) ac.abort(client.reason);
+  else client.addEventListener('abort', () => ac.abort(client.reason), { once: true });
+  const t = setTimeout(() => ac.abort(new DOMException('upstream timeout', 'TimeoutError')), timeoutMs);
+  t.unref();
+  ac.signal.addEventListener('abort', () => clearTimeout(t), { once: true });
+  return ac;
+}
+
+/** Same fallback rules as chat: only retryable upstream failures move on, only while the policy allows fallback. */
+export async function callResponsesWithFallback(deps: GatewayDeps, input: ResponsesAttemptInput, admitted: Admitted, attempts: Attempt[]): Promise<ServedResponse> {
+  const { candidates } = admitted.plan;
+  const limit = Math.min(admitted.maxAttempts, candidates.length);
+  for (let i = 0; i < limit; i++) {
+    const cand = candidates[i];
+    const provider = deps.providers.get(cand.model.provider);
+    if (!provider) throw new GatewayError('provider_not_configured', `Provider ${cand.model.provider} is not configured.`);
+    if (!deps.health.available(cand.model.provider, cand.model.id) && i + 1 < limit) continue;
+    const ac = linkSignals(input.clientSignal, deps.config.file.server.request_timeout_ms);
+    const ctx: CallContext = { upstreamModel: cand.model.upstream_id ?? cand.model.id, requestId: input.requestId, signal: ac.signal, tenantId: input.auth.tenant.id };
+    const ta = performance.now();
+    try {
+      const answer = await callOne(provider, input, cand, ctx, ac);
+      deps.health.success(cand.model.provider, cand.model.id);
+      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
+      return { ...answer, candidate: cand, rank: i + 1 };
+    } catch (e) {
+      ac.abort();
+      if (e instanceof GatewayError) throw e; // a request this provider cannot take: the client's to fix
+      const ue = e instanceof UpstreamError ? e : new UpstreamError({ provider: cand.model.provider, kind: 'invalid_response', message: 'Upstream call failed.', cause: e });
+      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: ue.status, error: `${ue.kind}${ue.code ? `:${ue.code}` : ''}`, latencyMs: performance.now() - ta });
+      if (input.clientSignal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', { status: 499 });
+      if (ue.kind !== 'http' || (ue.status ?? 0) >= 500 || ue.status === 429) deps.health.failure(cand.model.provider, cand.model.id);
+      deps.metrics.upstreamError(cand.model.provider, ue.kind === 'http' ? String(ue.status) : ue.kind);
+      const next = candidates[i + 1];
+      if (!ue.retryable || !admitted.fallback || i + 1 >= limit || !next) throw clientErrorFor(ue, deps.redact);
+      deps.metrics.fallback(cand.model.id, next.model.id);
+      const wait = next.model.provider === cand.model.provider ? Math.min(ue.retryAfterMs ?? 50 * (i + 1), 2_000) : 0;
+      await sleep(wait + Math.random() * 10);
+    }
+  }
+  throw new GatewayError('no_route', 'No model could serve this request.');
+}
+
+async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, ctx: CallContext, ac: AbortController): Promise<Answer> {
+  const rctx: ResponseContext = { id: input.id, createdAt: input.createdAt, req: input.req, model: cand.model.id };
+  if (hasResponsesRaw(provider)) {
+    const raw = await provider.responsesRaw(passthroughBody(input.req, input.history, ctx.upstreamModel), ctx);
+    if (raw.status < 200 || raw.status >= 300) throw await httpError(raw);
+    if (input.req.stream) {
+      const rest = nativeEvents(raw.body, rctx);
+      // Pull the first event before committing: a failure until here can still fall back.
+      const first = await rest.next();
+      if (first.done) throw invalid('The upstream stream ended before any data.');
+      return { kind: 'stream', first: first.value, rest, abort: () => ac.abort(), native: true };
+    }
+    const response = await readNativeJson(raw);
+    ac.abort(); // releases the timer; the exchange is complete
+    return { kind: 'json', response: restoreEcho(response as unknown as Record<string, unknown>, input.req) as unknown as ResponseObject, native: true };
+  }
+  if (input.req.stream) {
+    const chunks = await provider.chatStream(input.chat, ctx);
+    const it = chunks[Symbol.asyncIterator]();
+    const firstChunk = await it.next();
+    if (firstChunk.done) throw invalid('The upstream stream ended before any data.');
+    const events = chatStreamToResponseEvents(prepend(firstChunk.value, it), rctx);
+    const first = await events.next();
+    if (first.done) throw invalid('The translated stream produced no event.');
+    return { kind: 'stream', first: first.value, rest: events, abort: () => ac.abort(), native: false };
+  }
+  const completion = await provider.chat(input.chat, ctx);
+  ac.abort();
+  return { kind: 'json', response: chatToResponse(completion, rctx), native: false };
+}
+
+/** The first chunk (already pulled to decide on fallback) followed by the rest; closing it closes the upstream. */
+async function* prepend(first: ChatChunk, rest: AsyncIterator<ChatChunk>): AsyncGenerator<ChatChunk> {
+  try {
+    yield first;
+    for (;;) {
+      const r = await rest.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
+}
+
+function invalid(message: string): UpstreamError {
+  return new UpstreamError({ provider: 'openai', kind: 'invalid_response', message });
+}
+
+async function readText(body: ReadableStream<Uint8Array>): Promise<string> {
+  return new Response(body).text();
+}
+
+async function httpError(raw: RawUpstreamResponse): Promise<UpstreamError> {
+  const bodyText = await readText(raw.body).catch(() => '');
+  // The adapter already holds the key; the gateway's redactor cleans the message again before a client sees it.
+  return upstreamErrorFromHttp({ provider: 'openai', status: raw.status, headers: raw.headers, bodyText, apiKey: '' });
+}
+
+async function readNativeJson(raw: RawUpstreamResponse): Promise<ResponseObject> {
+  let text: string;
+  try {
+    text = await readText(raw.body);
+  } catch (e) {
+    throw e instanceof UpstreamError ? e : new UpstreamError({ provider: 'openai', kind: 'reset', message: 'openai: the response body was cut.', cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid(`openai: invalid upstream answer: not JSON (${text.slice(0, 120)})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || (parsed as { object?: unknown }).object !== 'response') throw invalid('openai: invalid upstream answer: not a Response object');
+  return parsed as ResponseObject;
+}

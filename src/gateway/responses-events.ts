@@ -1,0 +1,149 @@
+// Responses API event streams on the gateway side: OpenAI's native events read with the client's echo restored (and a
+// failure ending when the upstream breaks off), and the client's SSE byte stream with the final Response tapped off.
+import { countTokens } from '../metering/tokens.js';
+import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho, type ResponsesRequest } from '../responses/index.js';
+import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
+import { UpstreamError } from '../providers/types.js';
+
+const encoder = new TextEncoder();
+
+/**
+ * OpenAI's Responses SSE as events, echo restored. A body that breaks off or ends without a terminal event ends here
+ * with `response.failed` and `error` (as the translated path does), so that the client always sees how it ended.
+ */
+export async function* nativeEvents(body: ReadableStream<Uint8Array>, ctx: ResponseContext): AsyncGenerator<ResponseStreamEvent, void, undefined> {
+  let last: ResponseObject | null = null;
+  let seq = 0;
+  let yielded = false;
+  let terminal = false;
+  try {
+    for await (const event of readResponseEvents(body as unknown as AsyncIterable<Uint8Array>)) {
+      restoreEventEcho(event, ctx.req);
+      if ('response' in event) last = event.response;
+      if (finalResponseOf(event)) terminal = true;
+      if (typeof event.sequence_number === 'number') seq = event.sequence_number + 1;
+      yielded = true;
+      yield event;
+    }
+  } catch (e) {
+    if (!yielded) throw e; // nothing sent yet: the caller may still fall back
+    yield* failureEvents(e, last ?? baseResponse(ctx, 'in_progress'), seq);
+    return;
+  }
+  if (!terminal) {
+    const cut = new UpstreamError({ provider: 'openai', kind: 'stream', message: 'openai: the response stream ended before the response was complete.' });
+    yield* failureEvents(cut, last ?? baseResponse(ctx, 'in_progress'), seq);
+  }
+}
+
+function* failureEvents(e: unknown, last: ResponseObject, seq: number): Generator<ResponseStreamEvent> {
+  const info = errorInfoOf(e);
+  yield {
+    type: 'response.failed',
+    sequence_number: seq,
+    response: { ...last, status: 'failed', completed_at: null, error: { code: info.code, message: info.message } },
+  };
+  yield { type: 'error', sequence_number: seq + 1, code: info.code, message: info.message, param: info.param, error: info };
+}
+
+export interface EventStreamOutcome {
+  /** The Response of the terminal event (completed, incomplete or failed), if one went by. */
+  final: ResponseObject | null;
+  /** Output tokens counted on the deltas (for a stream that ends without usage). */
+  countedOutput: number;
+  countedReasoning: number;
+  /** performance.now() of the first event written to the client. */
+  firstChunkAt: number | null;
+  /** The `error` event's code, when the stream ended in failure. */
+  errorCode: string | null;
+  /** The client went away before the end. */
+  aborted: boolean;
+}
+
+export interface ResponseEventStreamOptions {
+  first: ResponseStreamEvent;
+  rest: AsyncIterator<ResponseStreamEvent>;
+  abortUpstream: () => void;
+  /** Awaited before the terminal event is written (store the response before the client can refer to it). */
+  beforeFinal: (response: ResponseObject) => Promise<void>;
+  onDone: (o: EventStreamOutcome) => void;
+}
+
+function tally(o: EventStreamOutcome, event: ResponseStreamEvent): void {
+  switch (event.type) {
+    case 'response.output_text.delta':
+    case 'response.refusal.delta':
+    case 'response.function_call_arguments.delta':
+      o.countedOutput += countTokens(event.delta);
+      break;
+    case 'response.reasoning_summary_text.delta':
+      o.countedReasoning += countTokens(event.delta);
+      break;
+    case 'error':
+      o.errorCode = event.code ?? 'upstream_stream_error';
+      break;
+    default:
+      break;
+  }
+}
+
+/** Pulled by the client (backpressure): one event per pull, upstream aborted when the client leaves. */
+export function responseEventStream(opts: ResponseEventStreamOptions): ReadableStream<Uint8Array> {
+  const outcome: EventStreamOutcome = { final: null, countedOutput: 0, countedReasoning: 0, firstChunkAt: null, errorCode: null, aborted: false };
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    opts.onDone(outcome);
+  };
+  let pending: ResponseStreamEvent | null = opts.first;
+  let nextSeq = 0;
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          let event: ResponseStreamEvent;
+          if (pending) {
+            event = pending;
+            pending = null;
+          } else {
+            const r = await opts.rest.next();
+            if (r.done) {
+              controller.close();
+              finish();
+              return;
+            }
+            event = r.value;
+          }
+          tally(outcome, event);
+          const final = finalResponseOf(event);
+          if (final) {
+            outcome.final = final;
+            if (final.status === 'failed') outcome.errorCode ??= final.error?.code ?? 'response_failed';
+            await opts.beforeFinal(final);
+          }
+          if (typeof event.sequence_number === 'number') nextSeq = event.sequence_number + 1;
+          outcome.firstChunkAt ??= performance.now();
+          controller.enqueue(encoder.encode(formatSse(event)));
+        } catch (e) {
+          if (outcome.aborted) return;
+          // The event sources end in failure events themselves; this is the gateway's own fault.
+          const info = errorInfoOf(e);
+          outcome.errorCode = info.code;
+          const error: ResponseStreamEvent = { type: 'error', sequence_number: nextSeq, code: info.code, message: info.message, param: info.param, error: info };
+          controller.enqueue(encoder.encode(formatSse(error)));
+          controller.close();
+          finish();
+        }
+      },
+      cancel() {
+        outcome.aborted = true;
+        opts.abortUpstream();
+        opts.rest.return?.(undefined).catch(() => {});
+        finish();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

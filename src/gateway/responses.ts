@@ -1,0 +1,195 @@
+// Serves the Responses API: history from previous_response_id, the chat policy path (plan, admit, fallback), the answer
+// (native OpenAI pass-through or translated), the stored response, metering with endpoint `responses`; GET and DELETE.
+import { GatewayError } from '../errors.js';
+import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
+import { picoToUsd } from '../metering/money.js';
+import { countPromptTokens } from '../metering/tokens.js';
+import {
+  chatUsageOf,
+  defaultRetentionMs,
+  inputItems,
+  loadHistory,
+  newResponseId,
+  responsesToChat,
+  shouldStore,
+  storedResponseObject,
+  toStored,
+  type ResponseItem,
+  type ResponsesRequest,
+} from '../responses/index.js';
+import type { ResponseObject } from '../responses/types.js';
+import { needsOf } from '../routing/needs.js';
+import type { RoutePlan } from '../routing/router.js';
+import type { AuthInfo } from '../http/context.js';
+import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admission.js';
+import type { GatewayDeps } from './deps.js';
+import { meter, type MeterInput } from './meter.js';
+import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
+import { responseEventStream, type EventStreamOutcome } from './responses-events.js';
+
+export interface ResponsesCall {
+  req: ResponsesRequest;
+  auth: AuthInfo;
+  requestId: string;
+  t0: number;
+  /** Aborted when the client disconnects. */
+  clientSignal: AbortSignal;
+}
+
+type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
+
+interface Prepared {
+  startedAt: Date;
+  history: ResponseItem[];
+  input: ResponsesAttemptInput;
+  promptTokens: number;
+  routePlan: RoutePlan;
+}
+
+export async function handleResponses(deps: GatewayDeps, call: ResponsesCall): Promise<Response> {
+  const p = await prepare(deps, call);
+  const estimatedTokens = p.promptTokens + expectedOutput(deps, call.auth, p.input.chat);
+  const admitted = await admit(deps, call.auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);
+  const base: BaseMeter = {
+    requestId: call.requestId,
+    auth: call.auth,
+    endpoint: 'responses',
+    route: p.routePlan.alias,
+    stream: call.req.stream === true,
+    attempts: [],
+    startedAt: p.startedAt,
+    t0: call.t0,
+    admission: { budgets: admitted.budgets, estimatedTokens },
+  };
+  let served: ServedResponse;
+  try {
+    served = await callResponsesWithFallback(deps, p.input, admitted, base.attempts);
+  } catch (e) {
+    throw failed(deps, call, base, admitted, e);
+  }
+  const model = served.candidate.model;
+  const headers: Record<string, string> = {
+    ...admitted.rateHeaders,
+    'x-request-id': call.requestId,
+    'x-tollgate-provider': model.provider,
+    'x-tollgate-model': model.id,
+    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length - 1),
+  };
+  const save = (response: ResponseObject) => saveIfAsked(deps, call, p, response);
+
+  if (served.kind === 'json') {
+    const usage = served.response.usage;
+    const tokens: TokenCounts = usage ? tokensFromUsage(chatUsageOf(usage)) : estimateOf(served.response, p.promptTokens);
+    await save(served.response);
+    const ev = meter(deps, { ...base, model, tokens, usageSource: usage ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
+    headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
+    headers['content-type'] = 'application/json';
+    return new Response(JSON.stringify(served.response), { status: 200, headers });
+  }
+
+  const onDone = (o: EventStreamOutcome) => {
+    const usage = o.final?.usage ?? null;
+    const tokens: TokenCounts = usage
+      ? tokensFromUsage(chatUsageOf(usage))
+      : { input: p.promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
+    meter(deps, {
+      ...base,
+      model,
+      tokens,
+      usageSource: usage ? 'reported' : 'estimated',
+      status: 200,
+      outcome: o.aborted ? 'aborted' : o.errorCode ? 'error' : 'ok',
+      errorCode: o.errorCode,
+      firstByteAt: o.firstChunkAt,
+    });
+  };
+  headers['content-type'] = 'text/event-stream; charset=utf-8';
+  headers['cache-control'] = 'no-cache';
+  const body = responseEventStream({ first: served.first, rest: served.rest, abortUpstream: served.abort, beforeFinal: save, onDone });
+  return new Response(body, { status: 200, headers });
+}
+
+async function prepare(deps: GatewayDeps, call: ResponsesCall): Promise<Prepared> {
+  const { req, auth } = call;
+  const startedAt = deps.clock();
+  // Tenant-scoped: another tenant's id, an expired one and an unknown one are the same 404.
+  const history = await loadHistory(deps.store, auth.tenant.id, req.previous_response_id, startedAt);
+  const chat = responsesToChat(req, history);
+  const maxMessages = deps.config.file.server.max_messages;
+  if (chat.messages.length > maxMessages) {
+    throw new GatewayError('invalid_request', `Too many input items: ${chat.messages.length} messages (the limit is ${maxMessages}).`, { param: 'input' });
+  }
+  const promptTokens = countPromptTokens(chat);
+  const routePlan = plan(deps, auth, req.model, needsOf(chat, promptTokens), startedAt, 'chat');
+  const input: ResponsesAttemptInput = {
+    req,
+    history,
+    chat,
+    id: newResponseId(),
+    createdAt: Math.floor(startedAt.getTime() / 1000),
+    auth,
+    requestId: call.requestId,
+    clientSignal: call.clientSignal,
+  };
+  return { startedAt, history, input, promptTokens, routePlan };
+}
+
+/**
+ * Stores the final response (with its input and history) when the request asked for it (`store` defaults to true).
+ * A store failure is logged, not thrown: the answer is already paid for, and only a later reference to it would fail.
+ */
+async function saveIfAsked(deps: GatewayDeps, call: ResponsesCall, p: Prepared, response: ResponseObject): Promise<void> {
+  if (!shouldStore(call.req)) return;
+  try {
+    const now = deps.clock();
+    await deps.store.saveResponse(
+      toStored({ tenantId: call.auth.tenant.id, response, input: inputItems(call.req), history: p.history, now, retentionMs: defaultRetentionMs }),
+    );
+  } catch (e) {
+    deps.logger.error({ requestId: call.requestId, err: e instanceof Error ? e.message : String(e) }, 'storing the response failed');
+  }
+}
+
+/** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
+function failed(deps: GatewayDeps, call: ResponsesCall, base: BaseMeter, admitted: Admitted, e: unknown): GatewayError {
+  const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
+  const last = base.attempts.at(-1);
+  const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
+  meter(deps, {
+    ...base,
+    model,
+    tokens: null,
+    usageSource: 'none',
+    status: err.status,
+    outcome: call.clientSignal.aborted ? 'aborted' : 'error',
+    errorCode: err.wireCode,
+    firstByteAt: null,
+  });
+  return Object.assign(err, { headers: { ...admitted.rateHeaders, ...err.headers } });
+}
+
+function estimateOf(r: ResponseObject, promptTokens: number): TokenCounts {
+  let out = 0;
+  for (const item of r.output) {
+    if (item.type === 'message') for (const c of item.content) out += Math.ceil((c.type === 'output_text' ? c.text : c.refusal).length / 4);
+    else if (item.type === 'function_call') out += Math.ceil((item.name.length + item.arguments.length) / 4);
+  }
+  return { input: promptTokens, cachedInput: 0, output: out, reasoning: 0 };
+}
+
+function notFound(id: string): GatewayError {
+  return new GatewayError('not_found', `Response with id '${id}' not found.`, { param: 'response_id' });
+}
+
+/** GET /v1/responses/:id — only the caller's tenant's, unexpired responses. */
+export async function getStoredResponse(deps: GatewayDeps, auth: AuthInfo, id: string): Promise<ResponseObject> {
+  const stored = await deps.store.getResponse(auth.tenant.id, id);
+  if (!stored || stored.expiresAt.getTime() <= deps.clock().getTime()) throw notFound(id);
+  return storedResponseObject(stored);
+}
+
+/** DELETE /v1/responses/:id — OpenAI's answer shape; another tenant's id is a 404 like an unknown one. */
+export async function deleteStoredResponse(deps: GatewayDeps, auth: AuthInfo, id: string): Promise<{ id: string; object: 'response'; deleted: true }> {
+  if (!(await deps.store.deleteResponse(auth.tenant.id, id))) throw notFound(id);
+  return { id, object: 'response', deleted: true };
+}
