@@ -136,8 +136,11 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
         spooled += events.length;
       } catch (e) {
         // Disk full or not writable: the events stay in memory (bounded by the next spill) rather than vanish.
-        logger.error({ err: e, events: events.length }, 'ledger spool append failed; keeping events in memory');
-        queue = events.concat(queue).slice(0, maxQueue * 2);
+        const kept = events.concat(queue);
+        const dropped = Math.max(0, kept.length - maxQueue * 2);
+        // Memory stays bounded even with a dead disk and a dead database: beyond twice maxQueue, events are dropped loudly.
+        logger.error({ err: e, events: events.length, dropped }, 'ledger spool append failed; keeping events in memory');
+        queue = kept.slice(0, maxQueue * 2);
       }
       report();
     });

@@ -28,7 +28,10 @@ function setup(opts: Partial<LedgerWriterOptions> & { dir?: string } = {}): { w:
     sink,
     spoolDir: dir,
   });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => {
+    // The unwritable-spool test points at a path under a file: nothing to remove there.
+    if (!dir.includes('not-a-dir')) rmSync(dir, { recursive: true, force: true });
+  });
   cleanups.push(() => w.close());
   return { w, sink, dir };
 }
@@ -174,6 +177,24 @@ describe('ledger writer', () => {
     expect(sink.rows.has(poison)).toBe(false);
     expect(readFileSync(join(dir, REJECTED_FILE), 'utf8')).toContain(poison);
     expect(w.stats()).toMatchObject({ spooled: 0, written: 9 });
+  });
+
+  it('keeps events in memory when neither the sink nor the spool works, and writes them once the sink is back', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'tollgate-ledger-'));
+    cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+    writeFileSync(join(base, 'not-a-dir'), '');
+    const errors: string[] = [];
+    const logger = { warn: () => {}, info: () => {}, error: (_o: object, m?: string) => void errors.push(m ?? '') };
+    const { w, sink } = setup({ dir: join(base, 'not-a-dir', 'spool'), logger });
+    sink.mode = 'fail';
+    const evs = events(15);
+    for (const e of evs) w.enqueue(e);
+    await w.flush();
+    expect(w.stats()).toMatchObject({ queued: 15, spooled: 0, written: 0 });
+    expect(errors.some((m) => m.includes('spool append failed'))).toBe(true);
+    sink.mode = 'ok';
+    await w.flush();
+    expect(sink.rows.size).toBe(15);
   });
 
   it('treats a write that hangs as failed after the timeout', async () => {
