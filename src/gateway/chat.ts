@@ -155,7 +155,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     'x-request-id': call.requestId,
     'x-tollgate-provider': model.provider,
     'x-tollgate-model': model.id,
-    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length),
+    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length - 1),
     ...(cacheUse ? { [CACHE_HEADER]: cache ? 'miss' : 'bypass' } : {}),
   };
   const learn = (t: TokenCounts) => {
