@@ -65,6 +65,18 @@ function expectMetered(row: LedgerRow, provider: string, model: string, stream: 
   expect(BigInt(row.cost_pico)).toBeGreaterThan(0n);
 }
 
+/** OpenAI answered natively (its /responses saw this response id); the others through their chat endpoints. */
+function expectUpstream(responseId: string, provider: string, stream: boolean): void {
+  const records = h.sim.records();
+  const native = records.find((x) => x.id === responseId);
+  if (provider === 'openai') {
+    expect(native).toMatchObject({ provider: 'openai', endpoint: 'responses', stream, status: 200 });
+  } else {
+    expect(native).toBeUndefined();
+    expect(records.filter((x) => x.provider === provider).at(-1)).toMatchObject({ endpoint: 'chat', stream, status: 200 });
+  }
+}
+
 const weatherTool = {
   type: 'function' as const,
   name: 'get_weather',
@@ -101,7 +113,8 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
     expect(r.usage?.input_tokens).toBeGreaterThan(0);
     expect(r.usage?.output_tokens).toBeGreaterThan(0);
     expect(r.usage?.total_tokens).toBe((r.usage?.input_tokens ?? 0) + (r.usage?.output_tokens ?? 0));
-    expect(r.store).toBe(true);
+    expect((r as unknown as { store: unknown }).store).toBe(true);
+    expectUpstream(r.id, provider, false);
     expect(response.headers.get('x-tollgate-provider')).toBe(provider);
     expect(response.headers.get('x-tollgate-model')).toBe(model);
     expect(response.headers.get('x-tollgate-cost-usd')).toMatch(/^\d+\.\d{12}$/);
@@ -156,7 +169,7 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
   it('two-turn function calling via replayed items, with store false', async () => {
     const question = { type: 'message' as const, role: 'user' as const, content: 'What is the weather in Oslo? Use the tool.' };
     const first = await client.responses.create({ model, input: [question], tools: [weatherTool], store: false });
-    expect(first.store).toBe(false);
+    expect((first as unknown as { store: unknown }).store).toBe(false);
     const call = first.output.find((o) => o.type === 'function_call');
     if (call?.type !== 'function_call') throw new Error(`expected a function call, got ${JSON.stringify(first.output)}`);
     await expect(client.responses.retrieve(first.id)).rejects.toMatchObject({ status: 404 });
@@ -165,7 +178,7 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
       model,
       store: false,
       tools: [weatherTool],
-      input: [question, ...first.output, { type: 'function_call_output', call_id: call.call_id, output: '{"temp_c":-3}' }],
+      input: [question, ...(first.output as OpenAI.Responses.ResponseInputItem[]), { type: 'function_call_output', call_id: call.call_id, output: '{"temp_c":-3}' }],
     });
     expect(second.output.some((o) => o.type === 'function_call')).toBe(false);
     expect(second.output_text.length).toBeGreaterThan(0);
@@ -206,6 +219,7 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
     expect(text.length).toBeGreaterThan(0);
     expect(final.output_text).toBe(text);
     expect(final.usage?.output_tokens).toBeGreaterThan(0);
+    expectUpstream(final.id, provider, true);
     const row = await ledgerRow(lastRequestId);
     expectMetered(row, provider, model, true);
     expect(row.output_tokens).toBe(final.usage?.output_tokens);
