@@ -70,10 +70,12 @@ function reasoningBudget(flavor: OpenAIFlavor, body: ChatRequest, thinks: boolea
 /** Everything about the answer, decided before a byte is written: stream and non-stream share it. */
 export function prepareOpenAIChat(state: SimState, flavor: OpenAIFlavor, body: ChatRequest, apiKey: string): PreparedChat {
   const conversation = serializeOpenAIPrompt(body);
-  let promptTokens = conversation.length < 20_000 ? state.promptTokens.get(conversation) : undefined;
+  // Memo key: exactly what countPromptTokens reads, so a hit can never give another count.
+  const memoKey = conversation.length < 20_000 ? JSON.stringify([body.messages, body.tools ?? null, body.response_format ?? null]) : null;
+  let promptTokens = memoKey ? state.promptTokens.get(memoKey) : undefined;
   if (promptTokens === undefined) {
     promptTokens = countPromptTokens(body);
-    if (conversation.length < 20_000) state.promptTokens.set(conversation, promptTokens);
+    if (memoKey) state.promptTokens.set(memoKey, promptTokens);
   }
   const cachedTokens = state.promptCache.lookup(`${flavor}\u0000${body.model}\u0000${apiKey}`, conversation, promptTokens, cacheRules[flavor]);
 
