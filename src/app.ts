@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { GatewayDeps } from './gateway/deps.js';
+import { budgetSpecsFor } from './limits/budgets.js';
 import type { AppEnv } from './http/context.js';
 import { createErrorHandler, notFound } from './http/errors.js';
 import { createV1Routes } from './http/v1.js';
@@ -39,7 +40,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/openapi.json', (c) => c.json((openapi ??= buildOpenApiDocument())));
   app.route(
     '/admin',
-    createAdminRoutes({ store: deps.store, config: deps.config, clock: deps.clock, adminToken: deps.adminToken, onPolicyChange: (id) => void deps.limiter.resetBudgets(id) }),
+    createAdminRoutes({
+      store: deps.store,
+      config: deps.config,
+      clock: deps.clock,
+      adminToken: deps.adminToken,
+      onPolicyChange: (id) => void deps.limiter.resetBudgets(id).catch(() => {}),
+      limiterStatus: (t) => deps.limiter.budgetState(t.id, budgetSpecsFor(t.policy, deps.clock())),
+    }),
   );
 
   const keyAuth = createKeyAuth({

@@ -1,9 +1,9 @@
 // Builds every dependency of the gateway once, from the config: store, ledger, limiter, providers, router state, metrics.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from './config/index.js';
+import { resolveAdminToken } from './http/admin/admin-auth.js';
 import type { Logger } from './logger.js';
 import type { AppDeps } from './app.js';
 import { createStore } from './store/index.js';
@@ -35,20 +35,15 @@ export interface Built {
   close(): Promise<void>;
 }
 
-/** The admin token: from the env, else generated once and kept in the data dir (printed at first start). */
-export function resolveAdminToken(config: Config, logger: Logger): string {
-  if (config.env.TOLLGATE_ADMIN_TOKEN) return config.env.TOLLGATE_ADMIN_TOKEN;
-  const file = join(config.env.TOLLGATE_DATA_DIR, 'admin-token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    const token = `tga_${randomBytes(24).toString('base64url')}`;
-    mkdirSync(config.env.TOLLGATE_DATA_DIR, { recursive: true });
-    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+/** The admin token: from the env, else generated once into the data dir and printed at first start. */
+function adminTokenFor(config: Config, logger: Logger): string {
+  const { token, generated } = resolveAdminToken({ configured: config.env.TOLLGATE_ADMIN_TOKEN, dataDir: config.env.TOLLGATE_DATA_DIR });
+  if (generated) {
+    const file = join(config.env.TOLLGATE_DATA_DIR, 'admin-token');
     logger.warn({ file }, 'generated an admin token (TOLLGATE_ADMIN_TOKEN unset)');
     process.stdout.write(`Admin token (stored in ${file}): ${token}\n`);
-    return token;
   }
+  return token;
 }
 
 export async function buildDeps(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Built> {
@@ -132,7 +127,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     logger,
     tenantState: createTenantStateCache(),
     redact: createRedactor([config.env.OPENAI_API_KEY, config.env.DEEPSEEK_API_KEY, config.env.GEMINI_API_KEY, config.env.TOLLGATE_ADMIN_TOKEN]),
-    adminToken: resolveAdminToken(config, logger),
+    adminToken: adminTokenFor(config, logger),
     metricsToken: config.env.TOLLGATE_METRICS_TOKEN,
     readiness: async () => ({
       database: await store.ping().then(
