@@ -206,14 +206,18 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
     const types: string[] = [];
     let lastSeq = -1;
     let monotonic = true;
+    let storedAtCompletion: string | undefined;
     for await (const event of stream) {
       types.push(event.type);
       if (event.sequence_number <= lastSeq) monotonic = false;
       lastSeq = event.sequence_number;
       if (event.type === 'response.output_text.delta') text += event.delta;
+      // Stored before the terminal event was sent: a client may refer to it the moment it sees completion.
+      if (event.type === 'response.completed') storedAtCompletion = (await client.responses.retrieve(event.response.id)).status;
     }
     const final = await stream.finalResponse();
     expect(monotonic).toBe(true);
+    expect(storedAtCompletion).toBe('completed');
     expect(types[0]).toBe('response.created');
     expect(types.at(-1)).toBe('response.completed');
     expect(text.length).toBeGreaterThan(0);
