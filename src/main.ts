@@ -4,7 +4,7 @@ import { loadConfig, ConfigError } from './config/index.js';
 import { createLogger } from './logger.js';
 import { buildDeps } from './deps-factory.js';
 import { createApp } from './app.js';
-import { httpServerOptions } from './http/server-options.js';
+import { httpServerOptions, installClientErrorHandler } from './http/server-options.js';
 
 async function main(): Promise<void> {
   let config;
@@ -24,6 +24,8 @@ async function main(): Promise<void> {
     logger.info({ port: info.port, host: config.env.HOST, store: built.deps.store.kind, limiter: built.limiterKind }, 'tollgate listening');
     process.stdout.write(`Tollgate listening on http://${config.env.HOST === '0.0.0.0' ? 'localhost' : config.env.HOST}:${info.port}\n`);
   });
+
+  installClientErrorHandler(server);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -12,14 +12,16 @@ export function paramPath(path: readonly PropertyKey[]): string | null {
 
 export async function readBody(c: Context, limit: number): Promise<string> {
   const declared = c.req.header('content-length');
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const body = c.req.raw.body;
-  if (!body) return '';
   if (declared !== undefined) {
+    if (Number(declared) > limit) throw tooLarge(limit);
+    // Read before touching c.req.raw.body: on @hono/node-server that getter builds a full web Request over
+    // Readable.toWeb() (webstreams on every request); text() alone reads the socket directly.
     const text = await c.req.text();
     if (text.length > limit) throw tooLarge(limit);
     return text;
   }
+  const body = c.req.raw.body;
+  if (!body) return '';
   // Chunked upload: count bytes as they arrive so that a huge body is refused without holding it.
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -38,11 +40,35 @@ export async function readBody(c: Context, limit: number): Promise<string> {
 }
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError('request_too_large', `Request body exceeds the limit of ${limit} bytes.`);
+  // Connection: close, since the unread rest of the body still sits on this connection: a client reusing it would fail.
+  return new GatewayError('request_too_large', `Request body exceeds the limit of ${limit} bytes.`, { headers: { connection: 'close' } });
+}
+
+/** Deeper JSON than this is refused before parsing: no OpenAI body needs it, and recursive code downstream would. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Nesting depth of JSON text, scanning brackets outside strings; stops counting once past `max`. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92 /* \\ */) i++;
+      else if (ch === 34 /* " */) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 91 /* [ */ || ch === 123 /* { */) {
+      if (++depth > max) return true;
+    } else if (ch === 93 /* ] */ || ch === 125 /* } */) depth--;
+  }
+  return false;
 }
 
 export function parseJson(text: string): unknown {
   if (text.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; expected a JSON object.');
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new GatewayError('invalid_json', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
   try {
     return JSON.parse(text);
   } catch (e) {

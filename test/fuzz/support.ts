@@ -56,7 +56,9 @@ export function expectClean(a: Answer, context: string, mustFail = true): void {
 export async function send(url: string, init: RequestInit): Promise<Answer> {
   const res = await fetch(url, init);
   const text = await res.text();
-  return { status: res.status, headers: Object.fromEntries(res.headers), text };
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => (headers[k] = v));
+  return { status: res.status, headers, text };
 }
 
 /**
@@ -83,7 +85,8 @@ export function rawRequest(baseUrl: string, bytes: Buffer | string): Promise<Ans
       socket.destroy();
       resolve(parseRaw(Buffer.concat(chunks)));
     }
-    socket.write(bytes, () => socket.end());
+    // No half-close: Node's server drops a half-closed connection whose answer is still being computed.
+    socket.write(bytes);
   });
 }
 

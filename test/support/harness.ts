@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import type { FileConfig } from '../../src/config/schema.js';
 import { buildDeps, type Built } from '../../src/deps-factory.js';
 import { createApp } from '../../src/app.js';
-import { httpServerOptions } from '../../src/http/server-options.js';
+import { httpServerOptions, installClientErrorHandler } from '../../src/http/server-options.js';
 import { silentLogger } from '../../src/logger.js';
 import { createPgliteStore, createPostgresStore } from '../../src/store/index.js';
 import { policySchema, type PolicyInput } from '../../src/routing/policy.js';
@@ -81,6 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: httpServerOptions(config.file.server) }, () => resolve(s));
   });
+  installClientErrorHandler(server);
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
 

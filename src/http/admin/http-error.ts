@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import { GatewayError, isGatewayError } from '../../errors.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../body.js';
 
 /** `routes.auto.strategy`, `messages[0].content`: the OpenAI way of naming a field in `param`. */
 export function formatIssuePath(path: readonly PropertyKey[], prefix?: string): string | null {
@@ -47,6 +48,7 @@ export function toErrorResponse(c: Context, e: unknown): Response {
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new GatewayError('invalid_json', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
   try {
     return JSON.parse(text) as unknown;
   } catch {
