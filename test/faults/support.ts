@@ -83,7 +83,9 @@ export async function startStack(simOptions: Parameters<typeof startSimulator>[0
       await server.unsafe(`ALTER DATABASE ${dbName} WITH ALLOW_CONNECTIONS true`);
     },
     async close() {
-      await Promise.all(gateways.map((g) => g.stop('SIGKILL').catch(() => null)));
+      // A process already gone (killed by a test) has no exit event left to wait for.
+      const alive = gateways.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
+      await Promise.all(alive.map((g) => g.stop('SIGKILL').catch(() => null)));
       await server.unsafe(`ALTER DATABASE ${dbName} WITH ALLOW_CONNECTIONS true`).catch(() => {});
       await sql.end({ timeout: 1 }).catch(() => {});
       await server.end({ timeout: 1 }).catch(() => {});
