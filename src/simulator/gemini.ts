@@ -152,8 +152,9 @@ async function handleGenerate(ctx: RouteContext, stream: boolean): Promise<void>
   const p = prepareGemini(state, model, body, contents, key);
   await sleep(state.settings.latencyMs);
   const recordBase = { ...base, promptTokens: p.promptTokens, cachedTokens: p.cachedTokens, fault: fault ? faultName(fault) : null };
-  if (stream) return streamGenerate(ctx, p, fault, base.id, recordBase, ctx.query.get('alt') === 'sse');
-  if (res.destroyed) return state.record({ ...recordBase, status: 200, completionTokens: 0, reasoningTokens: 0, aborted: true });
+  if (stream && !res.destroyed) return streamGenerate(ctx, p, fault, base.id, recordBase, ctx.query.get('alt') === 'sse');
+  // The client left during the latency: nothing was sent.
+  if (res.destroyed) return state.record({ ...recordBase, status: 0, completionTokens: 0, reasoningTokens: 0, aborted: true });
   if (fault?.type === 'error_event') {
     sendJson(res, 500, geminiErrorBody(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'));
     return state.record({ ...recordBase, status: 500, completionTokens: 0, reasoningTokens: 0, aborted: false });

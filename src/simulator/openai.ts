@@ -95,10 +95,10 @@ async function handleChat(ctx: RouteContext, flavor: OpenAIFlavor): Promise<void
   await sleep(state.settings.latencyMs);
   const recordBase = { ...base, promptTokens: prepared.promptTokens, cachedTokens: prepared.cachedTokens, fault: fault ? faultName(fault) : null };
   const headers: Record<string, string> = flavor === 'openai' ? { ...OPENAI_HEADERS, 'x-request-id': `req_${base.id}` } : {};
-  if (stream) return streamChat(ctx, prepared, fault, base.id, headers, recordBase, body.stream_options?.include_usage === true);
-
+  if (stream && !res.destroyed) return streamChat(ctx, prepared, fault, base.id, headers, recordBase, body.stream_options?.include_usage === true);
+  // The client left during the latency: nothing was sent.
   if (res.destroyed) {
-    state.record({ ...recordBase, status: 200, completionTokens: 0, reasoningTokens: 0, aborted: true });
+    state.record({ ...recordBase, status: 0, completionTokens: 0, reasoningTokens: 0, aborted: true });
     return;
   }
   if (fault?.type === 'error_event') {
