@@ -8,6 +8,7 @@ import { picoToUsd } from '../metering/money.js';
 import { UpstreamError, type CallContext } from '../providers/types.js';
 import { needsOf } from '../routing/needs.js';
 import type { Candidate, RoutePlan } from '../routing/router.js';
+import type { CatalogModel } from '../config/catalog.js';
 import type { AuthInfo } from '../http/context.js';
 import { CACHE_HEADER, createStreamTap, lookupCache, planCache, storeAnswer, type CachePlan, type StreamTap } from '../cache/gate.js';
 import { chunksToCompletion, completionToChunks } from '../cache/convert.js';
@@ -158,14 +159,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length - 1),
     ...(cacheUse ? { [CACHE_HEADER]: cache ? 'miss' : 'bypass' } : {}),
   };
-  const learn = (t: TokenCounts) => {
-    if (p.prefixKey) deps.affinity.record(p.prefixKey, model.id, t.input, t.cachedInput);
-  };
-  const keep = (answer: CachedEntry['answer'], answerBytes: number, costPico: bigint, tokens: TokenCounts) => {
-    if (!cache) return;
-    const count = (r: 'store' | 'error') => deps.metrics.cacheRequest(auth.tenant.name, r);
-    storeAnswer({ cache: deps.responseCache, plan: cache, model, costPico, tokens, createdAt: p.startedAt.getTime(), answer, answerBytes, logger: deps.logger, count });
-  };
+  const { learn, keep } = followUps(deps, call, p, cache, model);
 
   if (served.kind === 'json') {
     const c = served.completion;
@@ -180,6 +174,40 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     return new Response(body, { status: 200, headers });
   }
 
+  return streamResponse(deps, call, p, { base, served, headers, cache, learn, keep });
+}
+
+interface FollowUps {
+  /** Teach the affinity memory which model served this prefix and how much of it the provider had cached. */
+  learn: (t: TokenCounts) => void;
+  /** Store the answer in the response cache (when this request may). */
+  keep: (answer: CachedEntry['answer'], answerBytes: number, costPico: bigint, tokens: TokenCounts) => void;
+}
+
+function followUps(deps: GatewayDeps, call: ChatCall, p: Prepared, cache: UseCache | null, model: CatalogModel): FollowUps {
+  const count = (r: 'store' | 'error') => deps.metrics.cacheRequest(call.auth.tenant.name, r);
+  return {
+    learn(t) {
+      if (p.prefixKey) deps.affinity.record(p.prefixKey, model.id, t.input, t.cachedInput);
+    },
+    keep(answer, answerBytes, costPico, tokens) {
+      if (!cache) return;
+      storeAnswer({ cache: deps.responseCache, plan: cache, model, costPico, tokens, createdAt: p.startedAt.getTime(), answer, answerBytes, logger: deps.logger, count });
+    },
+  };
+}
+
+interface StreamArgs extends FollowUps {
+  base: BaseMeter;
+  served: Extract<Served, { kind: 'stream' }>;
+  headers: Record<string, string>;
+  cache: UseCache | null;
+}
+
+/** The SSE response of an upstream stream: metered, learned from and (when clean) stored once it ends. */
+function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: StreamArgs): Response {
+  const { base, served, headers, cache, learn, keep } = a;
+  const model = served.candidate.model;
   const tap: StreamTap | null = cache ? createStreamTap(served.first, cache.maxEntryBytes) : null;
   const onDone = (o: StreamOutcome) => {
     const reported = o.usage ? tokensFromUsage(o.usage) : null;
@@ -203,7 +231,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
   headers['cache-control'] = 'no-cache';
   const rest = tap ? tap.wrap(served.rest) : served.rest;
   return new Response(
-    sseStream({ first: served.first, rest, includeUsage: req.stream_options?.include_usage === true, abortUpstream: served.abort, onDone, provider: model.provider }),
+    sseStream({ first: served.first, rest, includeUsage: call.req.stream_options?.include_usage === true, abortUpstream: served.abort, onDone, provider: model.provider }),
     { status: 200, headers },
   );
 }
