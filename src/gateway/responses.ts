@@ -47,6 +47,34 @@ interface Prepared {
 }
 
 export async function handleResponses(deps: GatewayDeps, call: ResponsesCall): Promise<Response> {
+  try {
+    return await serve(deps, call);
+  } catch (e) {
+    throw e instanceof GatewayError ? inResponsesTerms(e) : e;
+  }
+}
+
+/** Chat Completions parameter names (the router and the adapters check the translated request) → the client's names. */
+const paramNames: Record<string, string> = {
+  response_format: 'text.format',
+  max_completion_tokens: 'max_output_tokens',
+  max_tokens: 'max_output_tokens',
+  messages: 'input',
+  reasoning_effort: 'reasoning.effort',
+  verbosity: 'text.verbosity',
+};
+
+/** An error that names a chat parameter is reworded to name the Responses parameter the client actually sent. */
+export function inResponsesTerms(e: GatewayError): GatewayError {
+  const chatParam = e.param?.split(/[.[]/)[0] ?? '';
+  const name = paramNames[chatParam];
+  if (!name || !e.param) return e;
+  const param = name + e.param.slice(chatParam.length);
+  const message = e.message.replaceAll(chatParam, name);
+  return new GatewayError(e.code, message, { param, status: e.status, type: e.type, headers: e.headers, wireCode: e.wireCode, cause: e.cause });
+}
+
+async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> {
   const p = await prepare(deps, call);
   const estimatedTokens = p.promptTokens + expectedOutput(deps, call.auth, p.input.chat);
   const admitted = await admit(deps, call.auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);

@@ -136,6 +136,9 @@ describe('before the first byte', () => {
       .create({ model: 'deepseek-flash', input: 'A city', text: { format: { type: 'json_schema', name: 'c', schema: { type: 'object', properties: {} } } } })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    // Named as the client sent it (text.format), not as the translated chat request has it (response_format).
+    expect(err).toMatchObject({ param: 'text.format', code: 'unsupported_capability' });
+    expect(String((err as Error).message)).toContain('text.format');
     expect(h.sim.records().filter((r) => r.provider === 'deepseek').length).toBe(before);
   });
 });
