@@ -143,6 +143,19 @@ describe('before the first byte', () => {
   });
 });
 
+describe('limits', () => {
+  it('the tenant rate limit applies to the Responses API: 429 with OpenAI headers, nothing sent upstream', async () => {
+    const { key: limited } = await h.createTenant('responses-rpm', { rate_limits: { tenant: { rpm: 1 } } });
+    const c = new OpenAI({ baseURL: h.baseURL, apiKey: limited, maxRetries: 0 });
+    await c.responses.create({ model: 'gemini-2.5-flash', input: 'one' });
+    const upstream = h.sim.records().length;
+    const err = await c.responses.create({ model: 'gemini-2.5-flash', input: 'two' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('x-ratelimit-limit-requests')).toBe('1');
+    expect(h.sim.records().length).toBe(upstream);
+  });
+});
+
 describe('native event reader', () => {
   it('an upstream body that ends cleanly without a terminal event still ends in response.failed and error', async () => {
     const { nativeEvents } = await import('../../src/gateway/responses-events.js');
