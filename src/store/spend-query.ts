@@ -1,5 +1,5 @@
-// Spend report query: exact sums grouped by any of day/tenant/key/provider/model/route/endpoint, from the daily
-// rollup when the range is whole UTC days, from the raw ledger otherwise.
+// Spend report query: exact sums grouped by any of day/tenant/key/provider/model/route/endpoint; whole UTC days are
+// read from the daily rollup, the partial days at the ends of the range from the raw ledger, and the parts merged.
 import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
 import type { SpendGroupKey, SpendQuery, SpendRow } from './interface.js';
@@ -102,9 +102,11 @@ const rollupSource: Source = {
     and(gte(D.day, isoDay(q.from)), lt(D.day, isoDay(q.to)), q.tenantId ? eq(D.tenantId, q.tenantId) : undefined),
 };
 
-/** True when both ends of the range are UTC midnights, so whole rollup days answer it exactly. */
-export function isWholeDayRange(q: Pick<SpendQuery, 'from' | 'to'>): boolean {
-  return q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0;
+/** The whole UTC days inside a range, or null when it holds none: [first midnight ≥ from, last midnight ≤ to). */
+export function wholeDays(q: Pick<SpendQuery, 'from' | 'to'>): { from: Date; to: Date } | null {
+  const first = Math.ceil(q.from.getTime() / DAY_MS) * DAY_MS;
+  const last = Math.floor(q.to.getTime() / DAY_MS) * DAY_MS;
+  return first < last ? { from: new Date(first), to: new Date(last) } : null;
 }
 
 function toSpendRow(raw: Record<string, unknown>, groupBy: readonly SpendGroupKey[]): SpendRow {
@@ -123,18 +125,64 @@ function toSpendRow(raw: Record<string, unknown>, groupBy: readonly SpendGroupKe
   return row;
 }
 
+/** Adds b's sums into a (same group). */
+function addInto(a: SpendRow, b: SpendRow): void {
+  const ar = a as unknown as Record<MetricKey, number | bigint>;
+  const br = b as unknown as Record<MetricKey, number | bigint>;
+  for (const k of metricKeys) ar[k] = moneyKeys.has(k) ? (ar[k] as bigint) + (br[k] as bigint) : (ar[k] as number) + (br[k] as number);
+}
+
+/**
+ * Order by the group values in code-unit order, absent values last: the same on every backend, whatever collation
+ * the database was created with.
+ */
+function compareGroups(groupBy: readonly SpendGroupKey[]) {
+  return (a: SpendRow, b: SpendRow): number => {
+    for (const k of groupBy) {
+      const x = a.group[k];
+      const y = b.group[k];
+      if (x === y) continue;
+      if (x === undefined) return 1;
+      if (y === undefined) return -1;
+      return x < y ? -1 : 1;
+    }
+    return 0;
+  };
+}
+
 export function createSpendQuery(db: Db): (q: SpendQuery) => Promise<SpendRow[]> {
-  return async (q) => {
-    if (!(q.to.getTime() > q.from.getTime())) return [];
-    const src = isWholeDayRange(q) ? rollupSource : ledgerSource;
-    const groupBy = [...new Set(q.groupBy)];
+  async function run(src: Source, q: SpendQuery, groupBy: SpendGroupKey[]): Promise<SpendRow[]> {
     const fields: Record<string, SQL> = {};
     for (const k of groupBy) fields[`g_${k}`] = src.dims[k];
     for (const k of metricKeys) fields[k] = src.metrics[k];
     const dims = groupBy.map((k) => src.dims[k]);
     const base = db.select(fields).from(src.table).where(src.where(q));
-    const rows: Record<string, unknown>[] = dims.length > 0 ? await base.groupBy(...dims).orderBy(...dims) : await base;
+    const rows: Record<string, unknown>[] = dims.length > 0 ? await base.groupBy(...dims) : await base;
     // Without grouping, an empty range still yields one all-zero row from the aggregate; report no rows instead.
     return rows.map((r) => toSpendRow(r, groupBy)).filter((r) => r.requests > 0);
+  }
+
+  return async (q) => {
+    if (!(q.to.getTime() > q.from.getTime())) return [];
+    const groupBy = [...new Set(q.groupBy)];
+    const days = wholeDays(q);
+    // Whole days come from the rollup; the partial days at either end from the raw ledger.
+    const parts = days
+      ? [
+          q.from < days.from ? run(ledgerSource, { ...q, to: days.from }, groupBy) : Promise.resolve([]),
+          run(rollupSource, { ...q, ...days }, groupBy),
+          days.to < q.to ? run(ledgerSource, { ...q, from: days.to }, groupBy) : Promise.resolve([]),
+        ]
+      : [run(ledgerSource, q, groupBy)];
+    const merged = new Map<string, SpendRow>();
+    for (const rows of await Promise.all(parts)) {
+      for (const r of rows) {
+        const key = JSON.stringify(groupBy.map((k) => r.group[k] ?? null));
+        const cur = merged.get(key);
+        if (cur) addInto(cur, r);
+        else merged.set(key, r);
+      }
+    }
+    return [...merged.values()].sort(compareGroups(groupBy));
   };
 }

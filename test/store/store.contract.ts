@@ -218,14 +218,25 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       const to = new Date('2026-10-11T00:00:00Z');
       const total = events.reduce((s, e) => s + e.costPico, 0n);
       const groupings: SpendGroupKey[][] = [[], ['day'], ['tenant', 'provider', 'model'], ['day', 'tenant', 'key'], ['route', 'endpoint']];
+      // Partial days at both ends: edges from the raw ledger, the days between from the rollup.
+      const oddFrom = new Date('2026-10-02T05:30:00Z');
+      const oddTo = new Date('2026-10-09T17:45:00Z');
+      const inOdd = events.filter((e) => e.startedAt >= oddFrom && e.startedAt < oddTo);
       for (const groupBy of groupings) {
         const whole = await store.spend({ from, to, groupBy });
-        const raw = await store.spend({ from: new Date(from.getTime() - 1), to, groupBy });
+        const hybrid = await store.spend({ from: new Date(from.getTime() - 1), to, groupBy });
         expect(actualSpend(whole, groupBy)).toEqual(expectedSpend(events, groupBy));
-        expect(actualSpend(raw, groupBy)).toEqual(expectedSpend(events, groupBy));
-        expect(raw).toEqual(whole);
+        expect(hybrid).toEqual(whole);
         expect(whole.reduce((s, r) => s + r.costPico, 0n)).toBe(total);
+        expect(actualSpend(await store.spend({ from: oddFrom, to: oddTo, groupBy }), groupBy)).toEqual(expectedSpend(inOdd, groupBy));
+        // Rows come sorted by their group values, absent values last.
+        const keys = whole.map((r) => groupBy.map((g) => r.group[g] ?? '\uffff').join('\u0000'));
+        expect(keys).toEqual([...keys].sort());
       }
+      // Less than a day: raw ledger only.
+      const short = { from: new Date('2026-10-04T01:00:00Z'), to: new Date('2026-10-04T23:00:00Z') };
+      const inShort = events.filter((e) => e.startedAt >= short.from && e.startedAt < short.to);
+      expect(actualSpend(await store.spend({ ...short, groupBy: ['provider'] }), ['provider'])).toEqual(expectedSpend(inShort, ['provider']));
       const errs = (await store.spend({ from, to, groupBy: [] }))[0];
       expect(errs.errors).toBe(events.filter((e) => e.outcome === 'error').length);
       // Null dimensions are absent from the group, not the string "null".
