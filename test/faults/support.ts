@@ -1,5 +1,5 @@
 // Fault-suite helpers: a private database, a simulator, gateway processes configured by YAML, tenants, ledger reads.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
@@ -172,6 +172,23 @@ export function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]);
+}
+
+/** The pid of the node process that runs the gateway: tsx starts it as a child of the spawned pid. */
+export function serverPid(gw: GatewayProcess): number {
+  const parent = gw.child.pid!;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/PID/stat is the parent pid; the command name (field 2) is parenthesised and may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return parent;
 }
 
 /** Value of one unlabelled metric sample in a Prometheus exposition. */
