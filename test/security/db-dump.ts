@@ -8,7 +8,7 @@ export async function dumpDatabase(url: string): Promise<string> {
     let out = '';
     for (const { table_name } of tables) {
       const rows = await sql.unsafe(`select row_to_json(t)::text as j from "${table_name.replaceAll('"', '""')}" t`);
-      for (const r of rows) out += `${table_name} ${String((r as { j: string }).j)}\n`;
+      for (const r of rows) out += `${table_name} ${String((r as unknown as { j: string }).j)}\n`;
     }
     return out;
   } finally {
