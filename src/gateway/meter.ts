@@ -100,7 +100,7 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
         tenantId: ev.tenantId,
         keyId: ev.keyId,
         model: ev.model,
-        now: m.startedAt.getTime(),
+        now: deps.clock().getTime(), // settlement time: token buckets refill up to now, not to the start
         actualPico: costPico,
         actualTokens: tokens.input + tokens.output,
         estimatedTokens: m.admission.estimatedTokens,
