@@ -115,18 +115,17 @@ export interface StreamResult {
   chunksPerStream: number;
   streams: number;
   errors: number;
+  /** The first failure seen (status and the start of the body), for the notes. */
+  firstError?: string;
 }
 
 const firstContent = /"content":"[^"]/;
 
 /** One stream: arrival time of each SSE data event; TTFT is the first event carrying non-empty content. */
-async function oneStream(client: Client, t: Target, body: string, headers: Record<string, string>): Promise<{ ttftUs: number; gapsUs: number[]; events: number } | null> {
+async function oneStream(client: Client, t: Target, body: string, headers: Record<string, string>): Promise<{ ttftUs: number; gapsUs: number[]; events: number } | string> {
   const t0 = process.hrtime.bigint();
   const res = await client.request({ path: t.path, method: 'POST', headers, body });
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    return null;
-  }
+  if (res.statusCode !== 200) return `${res.statusCode} ${(await res.body.text()).slice(0, 160)}`;
   let buf = '';
   let ttftUs = Number.NaN;
   let last = -1;
@@ -157,6 +156,7 @@ export async function streaming(t: Target, o: { streams: number; concurrency: nu
   const gaps: number[] = [];
   let errors = 0;
   let events = 0;
+  let firstError: string | undefined;
   let left = o.streams;
   const worker = async () => {
     const client = new Client(t.origin, { keepAliveTimeout: 60_000 });
@@ -165,8 +165,9 @@ export async function streaming(t: Target, o: { streams: number; concurrency: nu
       while (left > 0) {
         left--;
         const r = await oneStream(client, t, body, headers);
-        if (!r || Number.isNaN(r.ttftUs)) {
+        if (typeof r === 'string' || Number.isNaN(r.ttftUs)) {
           errors++;
+          firstError ??= typeof r === 'string' ? r : 'no event with content';
           continue;
         }
         ttfts.push(r.ttftUs);
@@ -180,5 +181,5 @@ export async function streaming(t: Target, o: { streams: number; concurrency: nu
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   ttfts.sort((a, b) => a - b);
   gaps.sort((a, b) => a - b);
-  return { ttftP50Us: percentile(ttfts, 50), gapP99Us: percentile(gaps, 99), chunksPerStream: ttfts.length ? events / ttfts.length : Number.NaN, streams: ttfts.length, errors };
+  return { ttftP50Us: percentile(ttfts, 50), gapP99Us: percentile(gaps, 99), chunksPerStream: ttfts.length ? events / ttfts.length : Number.NaN, streams: ttfts.length, errors, firstError };
 }

@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { latency1, streaming, throughput, type Target } from './load.js';
-import { rssMb } from './procs.js';
+import { cpuSeconds, rssMb } from './procs.js';
 import { monitorRedis, pgCommits } from './services.js';
 import { simSettings, type Running } from './targets.js';
 import { median, type Row, type TargetName } from './report.js';
@@ -75,11 +75,14 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
   const p50: PerTarget = new Map();
   const p99: PerTarget = new Map();
   const rss: PerTarget = new Map();
+  const cpu: PerTarget = new Map();
   for (const r of running) await throughput(r.target, { connections: 32, durationS: plan.warmS, maxTokens: plan.maxTokens });
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rotated(running, round)) {
       const t = r.target;
+      const cpu0 = cpuSeconds(r.proc.serverPid);
       const { result, maxMb } = await maxRssDuring(r.proc.serverPid, throughput(t, { connections: 32, durationS: plan.thrS, maxTokens: plan.maxTokens }));
+      push(cpu, t.name, ((cpuSeconds(r.proc.serverPid) - cpu0) * 1000) / Math.max(1, result.ok + result.errors));
       push(thr, t.name, result.rps);
       push(errs, t.name, result.errors);
       push(rss, t.name, maxMb);
@@ -99,6 +102,7 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
   const rows: Row[] = [
     { label: `throughput @32 conn, ${tag}`, unit: 'req/s', values: thrM, applies: all, ratios: true, decimals: 0, ...(upstreamMs === 0 ? { goal: '≥ 0.6× proxy', met: (thrM.tollgate ?? 0) >= 0.6 * (thrM.proxy ?? Infinity) } : {}) },
     { label: `errors (all rounds), ${tag}`, unit: 'count', values: errTotal, applies: all, ratios: false, decimals: 0, goal: '0', met: errTotal.tollgate === 0 },
+    { label: `CPU per request of the serving process @32 conn, ${tag}`, unit: 'ms', values: medians(cpu), applies: all, ratios: true, decimals: 3 },
     { label: `latency @1 conn p50, ${tag}`, unit: 'ms', values: medians(p50), applies: all, ratios: true, decimals: 3 },
     { label: `latency @1 conn p99, ${tag}`, unit: 'ms', values: medians(p99), applies: all, ratios: true, decimals: 3 },
     { label: `added p50 over direct, ${tag}`, unit: 'ms', values: addP50, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 0.5 ms', met: (addP50.tollgate ?? Infinity) <= 0.5 },
@@ -112,29 +116,38 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
   return rows;
 }
 
-export async function streamPhase(plan: Plan, sim: string, running: Running[], log: Log): Promise<Row[]> {
+export async function streamPhase(plan: Plan, sim: string, running: Running[], log: Log): Promise<{ rows: Row[]; notes: string[] }> {
   await simSettings(sim, { latencyMs: 0, ttftMs: plan.ttftMs, chunkDelayMs: plan.gapMs });
   const ttft: PerTarget = new Map();
   const gap: PerTarget = new Map();
   const errs: PerTarget = new Map();
+  const events: PerTarget = new Map();
+  const failures = new Map<string, string>();
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rotated(running, round)) {
       const s = await streaming(r.target, { streams: plan.streams, concurrency: plan.streamConc, maxTokens: plan.streamTokens });
       push(ttft, r.target.name, s.ttftP50Us / 1000);
       push(gap, r.target.name, s.gapP99Us / 1000);
       push(errs, r.target.name, s.errors);
+      push(events, r.target.name, s.chunksPerStream);
+      if (s.firstError && !failures.has(r.target.name)) failures.set(r.target.name, s.firstError);
       log(`[stream, round ${round + 1}] ${r.target.name}: TTFT p50 ${(s.ttftP50Us / 1000).toFixed(3)} ms, gap p99 ${(s.gapP99Us / 1000).toFixed(3)} ms, ${s.chunksPerStream.toFixed(0)} events/stream, ${s.errors} errors`);
     }
   }
   const all = names(running);
   const addTtft = medians(addedOverDirect(ttft));
   const addGap = medians(addedOverDirect(gap));
-  return [
+  const errTotal = Object.fromEntries([...errs].map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)])) as Partial<Record<TargetName, number>>;
+  const notes = [...failures].map(([t, e]) => `Streaming through ${t} failed: ${e}`);
+  const rows: Row[] = [
+    { label: 'stream SSE events per stream (data, incl. usage)', unit: 'count', values: medians(events), applies: all, ratios: false, decimals: 0 },
+    { label: 'stream errors (all rounds)', unit: 'count', values: errTotal, applies: all, ratios: false, decimals: 0, goal: '0', met: errTotal.tollgate === 0 },
     { label: 'stream TTFT p50', unit: 'ms', values: medians(ttft), applies: all, ratios: false, decimals: 3 },
     { label: 'stream added TTFT over direct', unit: 'ms', values: addTtft, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 1 ms', met: (addTtft.tollgate ?? Infinity) <= 1 },
     { label: 'stream inter-chunk gap p99', unit: 'ms', values: medians(gap), applies: all, ratios: false, decimals: 3 },
     { label: 'stream added gap p99 over direct', unit: 'ms', values: addGap, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 1 ms', met: (addGap.tollgate ?? Infinity) <= 1 },
   ];
+  return { rows, notes };
 }
 
 /** Tollgate alone at fixed request rates: Redis commands per request, Postgres commits per second. */

@@ -126,6 +126,19 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat; NaN when gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at ") "; utime and stime are fields 14 and 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 export async function spawnServer(o: SpawnOptions): Promise<Spawned> {
   const logFile = join(o.logDir, `${o.name}.log`);
   const fd = openSync(logFile, 'w');

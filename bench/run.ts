@@ -1,6 +1,6 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
-// --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
+// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,10 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     json: { type: 'string' },
+    /** Comma-separated subset of direct,proxy,tollgate,portkey (direct always runs: "added" figures need it). */
+    targets: { type: 'string' },
+    /** Comma-separated subset of lat0,lat60,stream,rate. */
+    phases: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -27,8 +31,11 @@ const { values: args } = parseArgs({
 const quick = args.quick;
 const plan: Plan = quick
   ? { rounds: 1, thrS: 0.5, latMs: 300, warmS: 0.3, maxTokens: 32, streams: 4, streamConc: 2, streamTokens: 14, ttftMs: 2, gapMs: 2, rates: [50, 150], rateLeadMs: 500, rateWindowMs: 1000, afterMs: 500 }
-  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, streamConc: 4, streamTokens: 62, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000 };
+  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, streamConc: 4, streamTokens: 68, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000 };
 if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
+const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
+const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
+const phases = wanted(args.phases, ['lat0', 'lat60', 'stream', 'rate']);
 const soakRequests = args.requests ? Number(args.requests) : args.soak ? 200_000 : 0;
 
 async function main(): Promise<void> {
@@ -43,7 +50,7 @@ async function main(): Promise<void> {
   const procs: Running['proc'][] = [];
   const db = await createBenchDatabase();
   try {
-    const sim = await startSimulator(ctx, 64);
+    const sim = await startSimulator(ctx, 80);
     procs.push(sim.proc);
     const redis = await startRedis(logDir, ctx.cpus);
     procs.push(redis.server);
@@ -63,12 +70,15 @@ async function main(): Promise<void> {
       log(summary);
       return;
     }
-    const running: Running[] = [sim, tollgate];
+    const running: Running[] = [sim];
     const skipped: Results['skipped'] = {};
-    const proxy = await startProxy(ctx, sim.base);
-    procs.push(proxy.proc);
-    running.splice(1, 0, proxy);
-    if (args['no-portkey']) skipped.portkey = 'not run (--no-portkey)';
+    if (targets.has('proxy')) {
+      const proxy = await startProxy(ctx, sim.base);
+      procs.push(proxy.proc);
+      running.push(proxy);
+    }
+    if (targets.has('tollgate')) running.push(tollgate);
+    if (args['no-portkey'] || !targets.has('portkey')) skipped.portkey = 'not run (--no-portkey)';
     else {
       log('starting Portkey 1.15.2 through npx (the first run installs it)…');
       const pk = await startPortkey(ctx, sim.base);
@@ -85,12 +95,18 @@ async function main(): Promise<void> {
 
     const rows = [];
     const notes: string[] = [];
-    rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, log)));
-    rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, log)));
-    rows.push(...(await streamPhase(plan, sim.base, running, log)));
-    const rate = await fixedRatePhase(plan, sim.base, tollgate, redis.url, db.name, log);
-    rows.push(...rate.rows);
-    notes.push(...rate.notes);
+    if (phases.has('lat0')) rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, log)));
+    if (phases.has('lat60')) rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, log)));
+    if (phases.has('stream')) {
+      const streams = await streamPhase(plan, sim.base, running, log);
+      rows.push(...streams.rows);
+      notes.push(...streams.notes);
+    }
+    if (phases.has('rate')) {
+      const rate = await fixedRatePhase(plan, sim.base, tollgate, redis.url, db.name, log);
+      rows.push(...rate.rows);
+      notes.push(...rate.notes);
+    }
     await new Promise((r) => setTimeout(r, plan.afterMs));
     rows.push({
       label: 'RSS after load (idle again)',
@@ -108,7 +124,8 @@ async function main(): Promise<void> {
     notes.push(
       'The machine is shared with other engineers\' test runs while this ran: figures are noisy; each is the median of alternating rounds (target order rotated per round).',
       'Throughput: autocannon, 32 keep-alive connections, non-streaming chat (max_tokens 32); 2xx per second. Latency at 1 connection: undici, sequential, hrtime µs, exact percentiles.',
-      `Streaming: ${plan.streamTokens + 2} chunks per stream paced at ${plan.gapMs} ms (TTFT ${plan.ttftMs} ms upstream); TTFT = first event with content; gap = between consecutive SSE events as read by the client.`,
+      `Streaming: ${plan.streamTokens} output tokens (the events row counts the SSE data events) paced at ${plan.gapMs} ms (TTFT ${plan.ttftMs} ms upstream); TTFT = first event with content; gap = between consecutive SSE events as read by the client.`,
+      'CPU per request: user+system CPU of the serving process (/proc/PID/stat) over a throughput round ÷ requests; for "direct" it is the simulator\'s own cost. Robust to a busy machine where throughput is not.',
       'RSS is the VmRSS of the serving process only (for Portkey the node server under npx; for Tollgate not counting Redis and Postgres).',
     );
     const res: Results = { date: new Date().toISOString(), mode: quick ? 'quick' : soakRequests ? `requests=${soakRequests}` : 'full', machine: machine(pinning), commit: gitCommit(), ran, skipped, rows, notes };
