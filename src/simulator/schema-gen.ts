@@ -53,11 +53,7 @@ function gen(s: Record<string, unknown>, ctx: GenContext): unknown {
       return gen(isRecord(alt) ? alt : {}, next);
     }
   }
-  if (Array.isArray(s.allOf)) {
-    const merged: Record<string, unknown> = {};
-    for (const part of s.allOf) if (isRecord(part)) Object.assign(merged, part);
-    return gen({ ...merged, ...s, allOf: undefined }, next);
-  }
+  if (Array.isArray(s.allOf)) return gen(mergeAllOf(s), next);
   switch (typeOf(s)) {
     case 'object':
       return genObject(s, next);
@@ -76,6 +72,22 @@ function gen(s: Record<string, unknown>, ctx: GenContext): unknown {
     default:
       return pick(ctx.rng, WORDS);
   }
+}
+
+/** allOf as one schema: properties and required lists are unioned, other keywords of later parts win. */
+function mergeAllOf(s: Record<string, unknown>): Record<string, unknown> {
+  const parts = [...(s.allOf as unknown[]).filter(isRecord), { ...s, allOf: undefined }];
+  const merged: Record<string, unknown> = {};
+  const properties: Record<string, unknown> = {};
+  const required = new Set<unknown>();
+  for (const part of parts) {
+    Object.assign(merged, part);
+    if (isRecord(part.properties)) Object.assign(properties, part.properties);
+    if (Array.isArray(part.required)) for (const r of part.required) required.add(r);
+  }
+  if (Object.keys(properties).length > 0) merged.properties = properties;
+  if (required.size > 0) merged.required = [...required];
+  return merged;
 }
 
 function genObject(s: Record<string, unknown>, ctx: GenContext): Record<string, unknown> {
@@ -132,5 +144,9 @@ function genNumber(s: Record<string, unknown>, rng: Rng, integer: boolean): numb
     hi = Math.floor(hi);
     return hi < lo ? lo : lo + Math.floor(rng() * (hi - lo + 1));
   }
-  return Math.round((lo + rng() * (hi - lo)) * 100) / 100;
+  const v = lo + rng() * (hi - lo);
+  const rounded = Math.round(v * 100) / 100;
+  // Rounding may step over an (exclusive) bound: keep the exact value then.
+  const inside = rounded >= lo && rounded <= hi && (exMin === undefined || rounded > exMin) && (exMax === undefined || rounded < exMax);
+  return inside ? rounded : v;
 }
