@@ -12,7 +12,7 @@ let sql: postgres.Sql;
 let client: OpenAI;
 let other: OpenAI;
 let tenantId: string;
-/** x-request-id of the last answer the main client received (also for SDK helpers that hide the HTTP response). */
+/** x-request-id of the last POST answer the main client received (also for SDK helpers that hide the HTTP response). */
 let lastRequestId: string | null = null;
 
 beforeAll(async () => {
@@ -23,7 +23,7 @@ beforeAll(async () => {
   tenantId = a.tenant.id;
   const capture: typeof fetch = async (url, init) => {
     const res = await fetch(url, init);
-    lastRequestId = res.headers.get('x-request-id');
+    if (init?.method === 'POST') lastRequestId = res.headers.get('x-request-id');
     return res;
   };
   client = new OpenAI({ baseURL: h.baseURL, apiKey: a.key, maxRetries: 0, fetch: capture });
