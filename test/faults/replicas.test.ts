@@ -14,7 +14,7 @@ beforeAll(async () => {
   // Every answer is exactly max_tokens long, so the reservation (prompt + max output) is close to the settled cost.
   stack = await startStack({ defaultOutputTokens: 64 });
   // Storms of 200 make the in-process simulator slow: generous upstream timeouts (no upstream fault is tested here).
-  const config = { upstream: { connect_timeout_ms: 5_000, timeout_ms: 30_000, stream_idle_timeout_ms: 30_000 } };
+  const config = { upstream: { connect_timeout_ms: 10_000, timeout_ms: 30_000, stream_idle_timeout_ms: 30_000 } };
   [a, b] = await Promise.all([stack.gateway({ config }), stack.gateway({ config })]);
 });
 afterAll(async () => stack?.close());

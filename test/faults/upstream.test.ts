@@ -25,7 +25,11 @@ beforeAll(async () => {
   const closedPort = await freePort();
   gw = await stack.gateway({
     // Circuits stay closed so that one case's failures do not change the next case's route.
-    config: { circuit: { failures: 1000, window_ms: 1000, open_ms: 1000 } },
+    config: {
+      circuit: { failures: 1000, window_ms: 1000, open_ms: 1000 },
+      // A hang gives up after 3 s: long enough for a busy machine, short enough for the suite.
+      upstream: { connect_timeout_ms: 3_000, timeout_ms: 3_000, stream_idle_timeout_ms: 3_000 },
+    },
     env: { DEEPSEEK_BASE_URL: `http://127.0.0.1:${closedPort}` },
   });
   tenant = await createTenant(gw, 'upstream-faults', policy);
