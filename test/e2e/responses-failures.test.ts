@@ -143,6 +143,39 @@ describe('before the first byte', () => {
   });
 });
 
+describe.each([
+  { model: 'gpt-4o-mini', provider: 'openai' },
+  { model: 'gemini-2.5-flash', provider: 'gemini' },
+])('client leaves mid-stream on $model', ({ model, provider }) => {
+  it('the upstream is cancelled and the request is metered as aborted', async () => {
+    h.sim.configure({ chunkDelayMs: 40 });
+    const abortedBefore = h.sim.records().filter((r) => r.provider === provider && r.aborted).length;
+    try {
+      const ac = new AbortController();
+      const res = await fetch(`${h.baseURL}/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, input: 'A very long story about herons, please.', max_output_tokens: 400, stream: true }),
+        signal: ac.signal,
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let seen = '';
+      while (!seen.includes('response.output_text.delta')) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended before any text');
+        seen += new TextDecoder().decode(value);
+      }
+      ac.abort();
+      await reader.cancel().catch(() => {});
+      await expect.poll(() => h.sim.records().filter((r) => r.provider === provider && r.aborted).length, { timeout: 10_000 }).toBe(abortedBefore + 1);
+      const row = await ledgerRow(res.headers.get('x-request-id'));
+      expect(row).toMatchObject({ endpoint: 'responses', provider, model, outcome: 'aborted', stream: true });
+    } finally {
+      h.sim.configure({ chunkDelayMs: 0 });
+    }
+  });
+});
+
 describe('limits', () => {
   it('the tenant rate limit applies to the Responses API: 429 with OpenAI headers, nothing sent upstream', async () => {
     const { key: limited } = await h.createTenant('responses-rpm', { rate_limits: { tenant: { rpm: 1 } } });
