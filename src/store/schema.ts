@@ -146,6 +146,3 @@ export const responses = pgTable(
   },
   (t) => [index('responses_tenant_idx').on(t.tenantId), index('responses_expires_idx').on(t.expiresAt)],
 );
-
-/** Used by the rollup trigger and reports: outcomes that count as errors. */
-export const errorOutcomesSql = sql`('error', 'rejected')`;
