@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { spawnGateway, type GatewayProcess } from '../support/process.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { freePort, spawnGateway, type GatewayProcess } from '../support/process.js';
 import { createTestDatabase, DATABASE_URL, REDIS_URL } from '../support/services.js';
 
 export const ADMIN_TOKEN = 'faults-admin-token-0123456789';
@@ -32,7 +34,7 @@ export interface Stack {
   dirs: string[];
   gateways: GatewayProcess[];
   /** Starts one gateway process on this stack; `config` is merged over fastConfig at the top level. */
-  gateway(options?: { config?: Record<string, unknown>; redisUrl?: string | null; env?: Record<string, string> }): Promise<GatewayProcess>;
+  gateway(options?: { config?: Record<string, unknown>; redisUrl?: string | null; env?: Record<string, string>; direct?: boolean }): Promise<GatewayProcess>;
   cutDatabase(): Promise<void>;
   restoreDatabase(): Promise<void>;
   close(): Promise<void>;
@@ -60,7 +62,7 @@ export async function startStack(simOptions: Parameters<typeof startSimulator>[0
       const configPath = join(dir, 'tollgate.yaml');
       writeFileSync(configPath, stringify({ ...fastConfig, ...options.config, catalog: CATALOG }));
       const redisUrl = options.redisUrl === undefined ? REDIS_URL : options.redisUrl;
-      const gw = await spawnGateway({
+      const gw = await (options.direct ? spawnDirect : spawnGateway)({
         DATABASE_URL: db.url,
         ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
         TOLLGATE_DATA_DIR: join(dir, 'data'),
@@ -199,4 +201,43 @@ export async function metricValue(gw: GatewayProcess, name: string): Promise<num
   const text = await (await fetch(`${gw.url}/metrics`)).text();
   const m = new RegExp(`^${name}(?:\\{\\})? (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : null;
+}
+
+/**
+ * Like spawnGateway, but `node --import tsx src/main.ts`: signals reach the gateway itself. The tsx CLI (what
+ * spawnGateway and `npm start` run) relays SIGTERM to its child and SIGKILLs it when the child does not acknowledge the
+ * signal within 30 ms, which a busy gateway may not do.
+ */
+export async function spawnDirect(env: Record<string, string>): Promise<GatewayProcess> {
+  const port = await freePort();
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (i > 600) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway did not start in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    port,
+    child,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exit = once(child, 'exit') as Promise<[number | null]>;
+      child.kill(signal);
+      return (await exit)[0];
+    },
+  };
 }
