@@ -232,6 +232,22 @@ describe.each(cases)('responses through $model', ({ model, provider }) => {
   });
 });
 
+describe('reasoning', () => {
+  it.each(['deepseek-flash', 'gemini-2.5-flash'])('%s: reasoning.effort gives a reasoning item with summary text, reasoning tokens metered', async (model) => {
+    const r = await client.responses.create({ model, input: 'Think about why the sky is blue.', reasoning: { effort: 'high', summary: 'auto' } });
+    const reasoning = r.output.find((o) => o.type === 'reasoning');
+    expect(reasoning?.type).toBe('reasoning');
+    if (reasoning?.type !== 'reasoning') return;
+    expect(reasoning.summary[0]?.text.length).toBeGreaterThan(0);
+    expect(r.output.findIndex((o) => o.type === 'reasoning')).toBeLessThan(r.output.findIndex((o) => o.type === 'message'));
+    const reasoningTokens = r.usage?.output_tokens_details.reasoning_tokens ?? 0;
+    expect(reasoningTokens).toBeGreaterThan(0);
+    await h.flushLedger();
+    const [row] = await sql<{ reasoning_tokens: number }[]>`select reasoning_tokens from usage_ledger where request_id = ${lastRequestId ?? ''}`;
+    expect(row?.reasoning_tokens).toBe(reasoningTokens);
+  });
+});
+
 describe('stored responses', () => {
   it('GET returns the stored response; DELETE removes it; both 404 for another tenant', async () => {
     const r = await client.responses.create({ model: 'gemini-2.5-flash', input: 'Something to keep.' });
