@@ -38,6 +38,8 @@ function setup(opts: Partial<LedgerWriterOptions> & { dir?: string } = {}): { w:
 
 const events = (n: number, o: Partial<LedgerEvent> = {}) =>
   Array.from({ length: n }, (_, i) => ledgerEvent({ costPico: 100_000_000_000n + BigInt(i), ...o }));
+/** Polling limit for background work; generous because loaded CI runners are slow (this is not a timing assertion). */
+const eventually = { timeout: 15_000, interval: 10 };
 const spoolLines = (dir: string) =>
   readdirSync(dir)
     .filter((f) => f.startsWith('ledger-spool'))
@@ -47,7 +49,7 @@ describe('ledger writer', () => {
   it('writes full batches as soon as they fill, the rest on flush', async () => {
     const { w, sink } = setup();
     for (const e of events(25)) w.enqueue(e);
-    await vi.waitFor(() => expect(sink.batches).toEqual([10, 10]));
+    await vi.waitFor(() => expect(sink.batches).toEqual([10, 10]), eventually);
     expect(w.stats()).toMatchObject({ queued: 5, written: 20, spooled: 0 });
     await w.flush();
     expect(sink.batches).toEqual([10, 10, 5]);
@@ -59,7 +61,7 @@ describe('ledger writer', () => {
     const evs = events(3);
     for (const e of evs) w.enqueue(e);
     expect(sink.batches).toEqual([]);
-    await vi.waitFor(() => expect(sink.batches).toEqual([3]));
+    await vi.waitFor(() => expect(sink.batches).toEqual([3]), eventually);
     expect([...sink.rows.keys()]).toEqual(evs.map((e) => e.requestId));
   });
 
@@ -89,9 +91,9 @@ describe('ledger writer', () => {
     const { w, sink } = setup({ flushIntervalMs: 20 });
     sink.mode = 'fail';
     for (const e of events(12)) w.enqueue(e);
-    await vi.waitFor(() => expect(w.stats().spooled).toBe(12));
+    await vi.waitFor(() => expect(w.stats().spooled).toBe(12), eventually);
     sink.mode = 'ok';
-    await vi.waitFor(() => expect(w.stats()).toMatchObject({ spooled: 0, written: 12 }));
+    await vi.waitFor(() => expect(w.stats()).toMatchObject({ spooled: 0, written: 12 }), eventually);
     expect(sink.rows.size).toBe(12);
   });
 
@@ -104,7 +106,7 @@ describe('ledger writer', () => {
     }
     expect(maxQueued).toBeLessThan(50);
     expect(w.stats().queued).toBe(20);
-    await vi.waitFor(() => expect(w.stats().spooled).toBe(100));
+    await vi.waitFor(() => expect(w.stats().spooled).toBe(100), eventually);
     await w.flush();
     expect(sink.rows.size).toBe(120);
     expect(w.stats()).toMatchObject({ queued: 0, spooled: 0, written: 120 });
@@ -122,7 +124,7 @@ describe('ledger writer', () => {
     expect(spoolLines(dir)).toHaveLength(1);
 
     const second = setup({ dir });
-    await vi.waitFor(() => expect(second.sink.rows.has(late.requestId)).toBe(true));
+    await vi.waitFor(() => expect(second.sink.rows.has(late.requestId)).toBe(true), eventually);
     expect(second.sink.rows.get(late.requestId)).toEqual(late);
     expect(second.w.stats().spooled).toBe(0);
   });
@@ -132,7 +134,7 @@ describe('ledger writer', () => {
     const evs = events(23);
     writeFileSync(join(dir, SPOOL_FILE), `${evs.map(encodeLedgerEvent).join('\n')}\n{"requestId":"req_torn","tena`);
     const { w, sink } = setup({ dir });
-    await vi.waitFor(() => expect(sink.rows.size).toBe(23));
+    await vi.waitFor(() => expect(sink.rows.size).toBe(23), eventually);
     await w.flush();
     expect(w.stats().spooled).toBe(0);
     expect(readFileSync(join(dir, REJECTED_FILE), 'utf8')).toContain('req_torn');
