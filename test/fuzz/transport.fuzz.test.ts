@@ -23,7 +23,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function chat(body: string | Uint8Array, headers: Record<string, string> = {}): Promise<Answer> {
+async function chat(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): Promise<Answer> {
   cases += 1;
   const a = await send(`${h.baseURL}/chat/completions`, {
     method: 'POST',
