@@ -1,5 +1,6 @@
 // Serves the Responses API: history from previous_response_id, the chat policy path (plan, admit, fallback), the answer
 // (native OpenAI pass-through or translated), the stored response, metering with endpoint `responses`; GET and DELETE.
+import type { CatalogModel } from '../config/catalog.js';
 import { GatewayError } from '../errors.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
 import { picoToUsd } from '../metering/money.js';
@@ -115,26 +116,34 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
     return new Response(JSON.stringify(served.response), { status: 200, headers });
   }
 
-  const onDone = (o: EventStreamOutcome) => {
-    const usage = o.final?.usage ?? null;
-    const tokens: TokenCounts = usage
-      ? tokensFromUsage(chatUsageOf(usage))
-      : { input: p.promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
-    meter(deps, {
-      ...base,
-      model,
-      tokens,
-      usageSource: usage ? 'reported' : 'estimated',
-      status: 200,
-      outcome: o.aborted ? 'aborted' : o.errorCode ? 'error' : 'ok',
-      errorCode: o.errorCode,
-      firstByteAt: o.firstChunkAt,
-    });
-  };
+  const body = responseEventStream({
+    first: served.first,
+    rest: served.rest,
+    abortUpstream: served.abort,
+    beforeFinal: save,
+    onDone: (o) => meterStream(deps, base, model, p.promptTokens, o),
+  });
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
-  const body = responseEventStream({ first: served.first, rest: served.rest, abortUpstream: served.abort, beforeFinal: save, onDone });
   return new Response(body, { status: 200, headers });
+}
+
+/** Usage off the terminal event when there was one (OpenAI and the translation both report it); else counted deltas. */
+function meterStream(deps: GatewayDeps, base: BaseMeter, model: CatalogModel, promptTokens: number, o: EventStreamOutcome): void {
+  const usage = o.final?.usage ?? null;
+  const tokens: TokenCounts = usage
+    ? tokensFromUsage(chatUsageOf(usage))
+    : { input: promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
+  meter(deps, {
+    ...base,
+    model,
+    tokens,
+    usageSource: usage ? 'reported' : 'estimated',
+    status: 200,
+    outcome: o.aborted ? 'aborted' : o.errorCode ? 'error' : 'ok',
+    errorCode: o.errorCode,
+    firstByteAt: o.firstChunkAt,
+  });
 }
 
 async function prepare(deps: GatewayDeps, call: ResponsesCall): Promise<Prepared> {
