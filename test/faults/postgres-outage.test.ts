@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 describe('Postgres outage under load', () => {
-  it('serves through the outage and meters every request exactly once after recovery', { timeout: 150_000 }, async () => {
+  it('serves through the outage and meters every request exactly once after recovery', { timeout: 240_000 }, async () => {
     const seen: Array<{ status: number; requestId: string | null }> = [];
     let phase: 'before' | 'down' | 'after' = 'before';
     const servedDuring = () => seen.filter((s, i) => s.status === 200 && downIdx <= i).length;
@@ -33,17 +33,17 @@ describe('Postgres outage under load', () => {
     };
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
 
-    await until(() => seen.length >= 30);
+    await until(() => seen.length >= 30, 100, 'requests before the cut');
     phase = 'down';
     downIdx = seen.length;
     await stack.cutDatabase();
     // Served while Postgres refuses connections, and the ledger is holding them in the spool.
-    await until(() => servedDuring() >= 90);
-    await until(async () => ((await metricValue(gw, 'tollgate_ledger_spooled_events')) ?? 0) > 0);
+    await until(() => servedDuring() >= 90, 100, () => `90 served during the outage (statuses seen: ${[...new Set(seen.map((x) => x.status))].join(',')})`);
+    await until(async () => ((await metricValue(gw, 'tollgate_ledger_spooled_events')) ?? 0) > 0, 100, 'events in the spool');
     phase = 'after';
     await stack.restoreDatabase();
     const afterIdx = seen.length;
-    await until(() => seen.length >= afterIdx + 30);
+    await until(() => seen.length >= afterIdx + 30, 100, 'requests after the restore');
     stop = true;
     await Promise.all(workers);
 
@@ -52,8 +52,8 @@ describe('Postgres outage under load', () => {
     expect(ids.every((id) => typeof id === 'string')).toBe(true);
     expect(new Set(ids).size).toBe(seen.length);
 
-    await until(async () => (await ledgerRows(stack.sql, tenant.tenantId)).length >= seen.length);
-    await until(async () => (await metricValue(gw, 'tollgate_ledger_spooled_events')) === 0);
+    await until(async () => (await ledgerRows(stack.sql, tenant.tenantId)).length >= seen.length, 200, 'every request in the ledger');
+    await until(async () => (await metricValue(gw, 'tollgate_ledger_spooled_events')) === 0, 200, 'an empty spool');
     const rows = await ledgerRows(stack.sql, tenant.tenantId);
     expect(rows.length).toBe(seen.length);
     expect(new Set(rows.map((r) => r.request_id))).toEqual(new Set(ids));

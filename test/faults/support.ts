@@ -167,9 +167,16 @@ export async function ledgerRows(sql: postgres.Sql, tenantId: string): Promise<L
     from usage_ledger where tenant_id = ${tenantId} order by started_at`;
 }
 
-/** Polls until `check` holds; only the test's timeout bounds it (no assertion on durations). */
-export async function until(check: () => boolean | Promise<boolean>, stepMs = 100): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, stepMs));
+/**
+ * Polls until `check` holds. Without `label` only the test's timeout bounds it; with one, it gives up after
+ * `giveUpMs` and says what it was waiting for (diagnosis on a slow machine, not an assertion on durations).
+ */
+export async function until(check: () => boolean | Promise<boolean>, stepMs = 100, label?: string | (() => string), giveUpMs = 100_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (label && Date.now() - start > giveUpMs) throw new Error(`gave up waiting for ${typeof label === 'function' ? label() : label}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
 }
 
 /** Resident set size of a process in KiB, from /proc. */
