@@ -1,14 +1,14 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
 // --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pinSelf, rssMb } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { startPortkey, startProxy, startSimulator, startTollgate, type Running } from './targets.js';
-import { gitCommit, machine, markdown, table, TARGETS, type Results, type TargetName } from './report.js';
+import { gitCommit, machine, markdown, mergeResults, table, TARGETS, type Results, type TargetName } from './report.js';
 import { latencyPhase, streamPhase, fixedRatePhase, soakPhase, profilePhase, type Plan } from './phases.js';
 
 const { values: args } = parseArgs({
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     /** Comma-separated subset of lat0,lat60,stream,rate. */
     phases: { type: 'string' },
+    /** Ablation: KEY=VALUE,... added to Tollgate's environment (the results say so). */
+    'tollgate-env': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -36,6 +38,7 @@ if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
 const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
 const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
 const phases = wanted(args.phases, ['lat0', 'lat60', 'stream', 'rate']);
+const tollgateEnv = Object.fromEntries((args['tollgate-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const soakRequests = args.requests ? Number(args.requests) : args.soak ? 200_000 : 0;
 
 async function main(): Promise<void> {
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       redisUrl: redis.url,
       dataDir: join(logDir, 'data'),
       cpuProfDir: args.profile ? join(logDir, 'prof') : undefined,
+      extraEnv: tollgateEnv,
     });
     procs.push(tollgate.proc);
     log(`simulator :${sim.proc.port}, redis ${redis.url}, tollgate :${tollgate.proc.port} (db ${db.name}), logs in ${logDir}`);
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
       rows.push(...soak.rows);
       notes.push(...soak.notes);
     }
+    if (Object.keys(tollgateEnv).length > 0) notes.push(`Ablation run: Tollgate started with ${JSON.stringify(tollgateEnv)}.`);
     notes.push(
       'The machine is shared with other engineers\' test runs while this ran: figures are noisy; each is the median of alternating rounds (target order rotated per round).',
       'Throughput: autocannon, 32 keep-alive connections, non-streaming chat (max_tokens 32); 2xx per second. Latency at 1 connection: undici, sequential, hrtime µs, exact percentiles.',
@@ -134,7 +139,7 @@ async function main(): Promise<void> {
     log('');
     for (const n of notes) log(`- ${n}`);
     const out = args.out ?? (quick ? undefined : 'bench/RESULTS.md');
-    if (out) writeFileSync(out, markdown(res));
+    if (out) writeFileSync(out, mergeResults(existsSync(out) ? readFileSync(out, 'utf8') : '', markdown(res)));
     if (args.json) writeFileSync(args.json, JSON.stringify(res, null, 2));
   } finally {
     for (const p of procs.reverse()) await p.stop();

@@ -58,6 +58,8 @@ export interface TollgateOptions {
   dataDir: string;
   /** Directory for a V8 CPU profile (written at graceful exit). */
   cpuProfDir?: string;
+  /** Overrides for ablation runs (e.g. LOG_LEVEL=warn, or REDIS_URL= for the in-process limiter). */
+  extraEnv?: Record<string, string>;
 }
 
 export async function startTollgate(ctx: StartContext, o: TollgateOptions): Promise<Running> {
@@ -75,6 +77,7 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
     OPENAI_API_KEY: SIM_KEY,
     OPENAI_BASE_URL: `${o.simOrigin}/openai/v1`,
     LOG_LEVEL: 'info', // the production default: the per-request access log stays on
+    ...o.extraEnv,
   };
   const prof = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   const proc = await spawnServer({
