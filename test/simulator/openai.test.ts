@@ -207,6 +207,17 @@ describe('openai errors and models', () => {
     expect((await field.json()).error.param).toBe('messages');
   });
 
+  it('accepts any model name with acceptAnyModel', async () => {
+    const loose = await startSimulator({ acceptAnyModel: true });
+    try {
+      const res = await openai(loose, { ...ask('x'), model: 'my-fine-tune' });
+      expect(res.status).toBe(200);
+      expect((await res.json()).model).toBe('my-fine-tune');
+    } finally {
+      await loose.close();
+    }
+  });
+
   it('lists the catalog models of OpenAI', async () => {
     const res = await fetch(`${sim.baseUrls.openai}/models`, { headers: { authorization: `Bearer ${KEYS.openai}` } });
     const json = await res.json();
