@@ -28,5 +28,5 @@ EXPOSE 8787
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8787) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# npm forwards SIGTERM to the gateway, which flushes the ledger before exiting (run with `init: true` / --init).
-CMD ["npm", "start"]
+# node directly (not npm or the tsx CLI): SIGTERM reaches the gateway, which drains streams and flushes the ledger.
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -1,5 +1,6 @@
 // Serves one chat completion: route, response cache, admit, call upstream with fallback before the first byte, respond, meter.
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../api/openai.js';
+import { linkSignals } from './upstream-signal.js';
 import { GatewayError } from '../errors.js';
 import { countPromptTokens } from '../metering/tokens.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
@@ -33,7 +34,7 @@ export interface ChatCall {
 /** A served upstream answer, before it is turned into an HTTP response. */
 export type Served =
   | { kind: 'json'; completion: ChatCompletion; candidate: Candidate; rank: number }
-  | { kind: 'stream'; first: ChatChunk; rest: AsyncIterator<ChatChunk>; abort: () => void; candidate: Candidate; rank: number };
+  | { kind: 'stream'; first: ChatChunk; rest: AsyncIterator<ChatChunk>; abort: () => void; release: () => void; candidate: Candidate; rank: number };
 
 type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
 type UseCache = Extract<CachePlan, { mode: 'use' }>;
@@ -210,6 +211,7 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
   const model = served.candidate.model;
   const tap: StreamTap | null = cache ? createStreamTap(served.first, cache.maxEntryBytes) : null;
   const onDone = (o: StreamOutcome) => {
+    served.release();
     const reported = o.usage ? tokensFromUsage(o.usage) : null;
     const tokens = reported ?? { input: p.promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
     const outcome = o.aborted ? 'aborted' : o.error ? 'error' : 'ok';
@@ -260,15 +262,6 @@ function estimateFromCompletion(c: ChatCompletion, promptTokens: number): TokenC
   return { input: promptTokens, cachedInput: 0, output: out, reasoning: 0 };
 }
 
-function linkSignals(client: AbortSignal, timeoutMs: number): AbortController {
-  const ac = new AbortController();
-  if (client.aborted) ac.abort(client.reason);
-  else client.addEventListener('abort', () => ac.abort(client.reason), { once: true });
-  const t = setTimeout(() => ac.abort(new DOMException('upstream timeout', 'TimeoutError')), timeoutMs);
-  t.unref();
-  ac.signal.addEventListener('abort', () => clearTimeout(t), { once: true });
-  return ac;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -307,10 +300,10 @@ async function callWithFallback(
         if (first.done) throw new UpstreamError({ provider: provider.name, kind: 'invalid_response', message: 'The upstream stream ended before any data.' });
         deps.health.success(cand.model.provider, cand.model.id);
         attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
-        return { kind: 'stream', first: first.value, rest: it, abort: () => ac.abort(), candidate: cand, rank: i + 1 };
+        return { kind: 'stream', first: first.value, rest: it, abort: ac.abort, release: ac.release, candidate: cand, rank: i + 1 };
       }
       const completion = await provider.chat(req, ctx);
-      ac.abort(); // releases the timer; the exchange is complete
+      ac.release(); // the exchange is complete
       deps.health.success(cand.model.provider, cand.model.id);
       attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
       return { kind: 'json', completion, candidate: cand, rank: i + 1 };

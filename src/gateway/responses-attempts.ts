@@ -1,6 +1,7 @@
 // Calls the candidates of a Responses API request in order, falling back before the first byte: natively on OpenAI
 // (upstream /responses, gateway-held state), translated through Chat Completions on DeepSeek and Gemini.
 import type { ChatChunk, ChatRequest } from '../api/openai.js';
+import { linkSignals, type AttemptSignal } from './upstream-signal.js';
 import { GatewayError } from '../errors.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { hasResponsesRaw, type RawUpstreamResponse } from '../providers/openai.js';
@@ -40,16 +41,6 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function linkSignals(client: AbortSignal, timeoutMs: number): AbortController {
-  const ac = new AbortController();
-  if (client.aborted) ac.abort(client.reason);
-  else client.addEventListener('abort', () => ac.abort(client.reason), { once: true });
-  const t = setTimeout(() => ac.abort(new DOMException('upstream timeout', 'TimeoutError')), timeoutMs);
-  t.unref();
-  ac.signal.addEventListener('abort', () => clearTimeout(t), { once: true });
-  return ac;
-}
-
 /** Same fallback rules as chat: only retryable upstream failures move on, only while the policy allows fallback. */
 export async function callResponsesWithFallback(deps: GatewayDeps, input: ResponsesAttemptInput, admitted: Admitted, attempts: Attempt[]): Promise<ServedResponse> {
   const { candidates } = admitted.plan;
@@ -85,7 +76,7 @@ export async function callResponsesWithFallback(deps: GatewayDeps, input: Respon
   throw new GatewayError('no_route', 'No model could serve this request.');
 }
 
-async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, ctx: CallContext, ac: AbortController): Promise<Answer> {
+async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, ctx: CallContext, ac: AttemptSignal): Promise<Answer> {
   const rctx: ResponseContext = { id: input.id, createdAt: input.createdAt, req: input.req, model: cand.model.id };
   if (hasResponsesRaw(provider)) {
     const raw = await provider.responsesRaw(passthroughBody(input.req, input.history, ctx.upstreamModel), ctx);
@@ -95,10 +86,10 @@ async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: C
       // Pull the first event before committing: a failure until here can still fall back.
       const first = await rest.next();
       if (first.done) throw invalid('The upstream stream ended before any data.');
-      return { kind: 'stream', first: first.value, rest, abort: () => ac.abort(), native: true };
+      return { kind: 'stream', first: first.value, rest, abort: ac.abort, native: true };
     }
     const response = await readNativeJson(raw);
-    ac.abort(); // releases the timer; the exchange is complete
+    ac.release(); // the exchange is complete
     return { kind: 'json', response: restoreEcho(response as unknown as Record<string, unknown>, input.req) as unknown as ResponseObject, native: true };
   }
   if (input.req.stream) {
@@ -109,10 +100,10 @@ async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: C
     const events = chatStreamToResponseEvents(prepend(firstChunk.value, it), rctx);
     const first = await events.next();
     if (first.done) throw invalid('The translated stream produced no event.');
-    return { kind: 'stream', first: first.value, rest: events, abort: () => ac.abort(), native: false };
+    return { kind: 'stream', first: first.value, rest: events, abort: ac.abort, native: false };
   }
   const completion = await provider.chat(input.chat, ctx);
-  ac.abort();
+  ac.release();
   return { kind: 'json', response: chatToResponse(completion, rctx), native: false };
 }
 

@@ -1,0 +1,31 @@
+// One upstream attempt's cancellation: aborted when the client leaves or the overall timeout fires, and released
+// cheaply when the exchange completes (no abort, so no DOMException and stack capture on the hot path).
+
+export interface AttemptSignal {
+  readonly signal: AbortSignal;
+  /** Cancel the upstream request (client gone, stream closed early). */
+  abort(): void;
+  /** The exchange is complete: drop the timer and the client listener. */
+  release(): void;
+}
+
+export function linkSignals(client: AbortSignal, timeoutMs: number): AttemptSignal {
+  const ac = new AbortController();
+  const onClientAbort = () => ac.abort(client.reason);
+  const timer = setTimeout(() => ac.abort(new DOMException('upstream timeout', 'TimeoutError')), timeoutMs);
+  timer.unref();
+  const release = () => {
+    clearTimeout(timer);
+    client.removeEventListener('abort', onClientAbort);
+  };
+  if (client.aborted) ac.abort(client.reason);
+  else client.addEventListener('abort', onClientAbort, { once: true });
+  return {
+    signal: ac.signal,
+    abort() {
+      release();
+      if (!ac.signal.aborted) ac.abort();
+    },
+    release,
+  };
+}
