@@ -5,6 +5,9 @@ import fc from 'fast-check';
 import type { Harness } from '../support/harness.js';
 import { BODY_LIMIT, MAX_MESSAGES, expectAlive, expectClean, meteredRequests, rawRequest, send, startFuzzHarness, type Answer } from './support.js';
 
+/** Generous: the suite shares a 2-core machine with other integration suites; nothing here asserts durations. */
+const SLOW = { timeout: 180_000 };
+
 let h: Harness;
 let key: string;
 let tenantId: string;
@@ -16,12 +19,12 @@ beforeAll(async () => {
   const t = await h.createTenant('fuzz-transport');
   key = t.key;
   tenantId = t.tenant.id;
-});
+}, 180_000);
 afterAll(async () => {
   // eslint-disable-next-line no-console
   console.log(`fuzz transport: ${cases} HTTP cases tried`);
   await h?.close();
-});
+}, 60_000);
 
 async function chat(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): Promise<Answer> {
   cases += 1;
@@ -42,7 +45,7 @@ function raw(lines: string[], body: Buffer | string = ''): Promise<Answer> {
 
 const nest = (depth: number, open: string, close: string, leaf: string) => `${open.repeat(depth)}${leaf}${close.repeat(depth)}`;
 
-describe('deep nesting does not blow the stack', () => {
+describe('deep nesting does not blow the stack', SLOW, () => {
   it.each([
     ['content', (d: number) => `{"model":"gpt-4o-mini","messages":[{"role":"user","content":${nest(d, '[', ']', '1')}}]}`],
     ['unknown top-level field', (d: number) => `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"x":${nest(d, '[', ']', '')}}`],
@@ -60,7 +63,7 @@ describe('deep nesting does not blow the stack', () => {
   });
 });
 
-describe('bytes and encodings', () => {
+describe('bytes and encodings', SLOW, () => {
   it('random bytes and invalid UTF-8 inside JSON strings: never 5xx', async () => {
     const bad = fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x00], [0xef, 0xbb, 0xbf]);
     await fc.assert(
@@ -91,7 +94,7 @@ describe('bytes and encodings', () => {
   });
 });
 
-describe('headers', () => {
+describe('headers', SLOW, () => {
   it('odd authorization headers: 401 OpenAI-shaped, never 5xx', async () => {
     const auth = fc.oneof(
       fc.string({ maxLength: 100 }).map((s) => `Bearer ${s}`),
@@ -141,7 +144,7 @@ describe('headers', () => {
   });
 });
 
-describe('sizes', () => {
+describe('sizes', SLOW, () => {
   it('bodies over server.body_limit_bytes: 413 whether declared, chunked or lying', async () => {
     const big = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"${'x'.repeat(BODY_LIMIT)}"}]}`;
     expectClean(await chat(big), 'declared length');
@@ -197,7 +200,7 @@ describe('sizes', () => {
   });
 });
 
-describe('after all that', () => {
+describe('after all that', SLOW, () => {
   it('the gateway serves, and what it metered equals the ledger', async () => {
     await expectAlive(h, key);
     successes += 1;

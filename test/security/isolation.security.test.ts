@@ -6,6 +6,9 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { adminTokenMatches } from '../../src/http/admin/admin-auth.js';
 import { dumpDatabase } from './db-dump.js';
 
+/** Generous: the suite shares a 2-core machine with other integration suites; nothing here asserts durations. */
+const SLOW = { timeout: 180_000 };
+
 let h: Harness;
 const A = { id: '', key: '' };
 const B = { id: '', key: '' };
@@ -35,8 +38,8 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) expect((await chat(A.key, `a${i}`)).status).toBe(200);
   for (let i = 0; i < 2; i++) expect((await chat(B.key, `b-private-prompt-${i}`)).status).toBe(200);
   await h.flushLedger();
-});
-afterAll(async () => h?.close());
+}, 180_000);
+afterAll(async () => h?.close(), 60_000);
 
 /** The answer for another tenant's id must be the answer for an id that does not exist, apart from the id itself. */
 function sameAsMissing(forOther: { status: number; body: string }, forMissing: { status: number; body: string }, otherId: string, missingId: string): void {
@@ -45,7 +48,7 @@ function sameAsMissing(forOther: { status: number; body: string }, forMissing: {
   expect(forOther.body.replaceAll(otherId, 'ID')).toBe(forMissing.body.replaceAll(missingId, 'ID'));
 }
 
-describe('a tenant key cannot read or infer another tenant', () => {
+describe('a tenant key cannot read or infer another tenant', SLOW, () => {
   it('/v1/spend?tenant=<B> is the 404 of a tenant that does not exist', async () => {
     const missing = `ten_${randomBytes(16).toString('base64url')}`;
     const other = await call(`/v1/spend?tenant=${B.id}`, A.key);
@@ -118,7 +121,7 @@ describe('a tenant key cannot read or infer another tenant', () => {
   });
 });
 
-describe('secrets at rest', () => {
+describe('secrets at rest', SLOW, () => {
   it('the database holds key hashes, never a key secret or the admin token', async () => {
     const dump = await dumpDatabase(h.dbUrl!);
     expect(dump.length).toBeGreaterThan(1000);
@@ -131,7 +134,7 @@ describe('secrets at rest', () => {
   });
 });
 
-describe('admin token', () => {
+describe('admin token', SLOW, () => {
   it('is compared over fixed-size digests: any length is refused without throwing', () => {
     const expected = createHash('sha256').update(h.adminToken).digest();
     for (const t of ['', 'x', h.adminToken.slice(0, -1), `${h.adminToken}x`, h.adminToken.toUpperCase(), 'a'.repeat(10_000)]) {

@@ -11,6 +11,9 @@ import { createTestDatabase } from '../support/services.js';
 import { sendJson, startCaptureServer, type CaptureServer } from '../providers/capture-server.js';
 import { dumpDatabase } from './db-dump.js';
 
+/** Generous: the suite shares a 2-core machine with other integration suites; nothing here asserts durations. */
+const SLOW = { timeout: 180_000 };
+
 const secret = (tag: string) => `${tag}-${randomBytes(18).toString('base64url')}`;
 const KEYS = { openai: secret('sk-proj-LEAKCHECKopenai'), deepseek: secret('sk-LEAKCHECKdeepseek'), gemini: secret('AIzaLEAKCHECKgemini') };
 const ADMIN = secret('tga_LEAKCHECKadmin');
@@ -58,11 +61,11 @@ beforeAll(async () => {
     DEEPSEEK_BASE_URL: echo.url,
     GEMINI_BASE_URL: sim.baseUrls.gemini,
     LOG_LEVEL: 'debug',
-  });
+  }, { startTimeoutMs: 150_000 });
   const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const t = (await (await fetch(`${gw.url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'leak-check' }) })).json()) as { id: string };
   key = ((await (await fetch(`${gw.url}/admin/tenants/${t.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k' }) })).json()) as { key: string }).key;
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await gw?.stop('SIGTERM');
@@ -70,7 +73,7 @@ afterAll(async () => {
   await sim?.close();
   await db?.drop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+}, 60_000);
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -87,7 +90,7 @@ function expectNoSecret(text: string, where: string): void {
   }
 }
 
-describe('provider keys and the admin token never leave the process', () => {
+describe('provider keys and the admin token never leave the process', SLOW, () => {
   it('traffic with upstream auth errors, an echoing upstream, bad keys and bad admin tokens', async () => {
     const msg = (content: string) => [{ role: 'user', content }];
     expect(await post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: msg('hello'), max_tokens: 5 })).toBe(200);

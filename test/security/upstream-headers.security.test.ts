@@ -5,6 +5,9 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { sendJson, startCaptureServer, type Captured, type CaptureServer } from '../providers/capture-server.js';
 import { rawRequest } from '../fuzz/support.js';
 
+/** Generous: the suite shares a 2-core machine with other integration suites; nothing here asserts durations. */
+const SLOW = { timeout: 180_000 };
+
 const MARK = 'hostile-marker-7f3a';
 let h: Harness;
 let sim: Harness;
@@ -49,12 +52,12 @@ beforeAll(async () => {
   hostile['x-api-key'] = key;
   sim = await startHarness({ clock });
   simKey = (await sim.createTenant('img')).key;
-});
+}, 180_000);
 afterAll(async () => {
   await h?.close();
   await sim?.close();
   for (const s of Object.values(up)) await s?.close();
-});
+}, 60_000);
 
 /** What the gateway sent upstream must not carry anything the client chose, beyond the request body's content. */
 function expectClean(r: Captured, provider: 'openai' | 'deepseek' | 'gemini'): void {
@@ -76,7 +79,7 @@ function expectClean(r: Captured, provider: 'openai' | 'deepseek' | 'gemini'): v
   }
 }
 
-describe('no client header, host or URL reaches the provider', () => {
+describe('no client header, host or URL reaches the provider', SLOW, () => {
   it.each([
     ['openai', 'gpt-4o-mini'],
     ['deepseek', 'deepseek-flash'],
@@ -131,7 +134,7 @@ describe('no client header, host or URL reaches the provider', () => {
   });
 });
 
-describe('image URLs for Gemini', () => {
+describe('image URLs for Gemini', SLOW, () => {
   it.each(['http://169.254.169.254/latest/meta-data/iam', 'https://example.com/cat.png', 'http://127.0.0.1:6379/', 'file:///etc/passwd'])('%s is refused with 400 by default (no fetch)', async (url) => {
     const res = await fetch(`${sim.baseURL}/chat/completions`, {
       method: 'POST',
