@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import type { AppDeps } from './app.js';
 import { createStore } from './store/index.js';
 import { createLedgerWriter } from './metering/ledger-writer.js';
+import { createStoreLedgerSink, isPermanentLedgerError } from './metering/ledger-sink.js';
 import { createLimiterRedis, createRedisLimiter } from './limits/redis-limiter.js';
 import { createMemoryLimiter } from './limits/memory-limiter.js';
 import type { Limiter } from './limits/interface.js';
@@ -58,7 +59,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const metrics = createMetrics({ maxTenantLabels: config.file.metrics.max_tenant_labels, knownModels });
 
   const ledger = createLedgerWriter({
-    sink: { write: (events) => store.insertLedger(events) },
+    sink: createStoreLedgerSink(store),
+    // Rows Postgres rejects for good (data errors) are set aside instead of blocking their batch for ever.
+    isPermanentError: isPermanentLedgerError,
     spoolDir: dataDir,
     batchSize: config.file.ledger.batch_size,
     flushIntervalMs: config.file.ledger.flush_interval_ms,
