@@ -37,10 +37,15 @@ async function main(): Promise<void> {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
     }, config.file.server.shutdown_grace_ms);
     deadline.unref();
+    const closeIdle = () => (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    // Keep-alive connections that go idle after their last response would otherwise hold the exit until Node's
+    // keep-alive timeout: close them as they become idle.
+    const idleSweep = setInterval(closeIdle, 100);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      closeIdle();
     });
+    clearInterval(idleSweep);
     await built.close();
     logger.info('ledger flushed, bye');
     logger.flush();
