@@ -18,6 +18,7 @@ import { createAffinity } from './routing/affinity.js';
 import { createMetrics } from './metrics/metrics.js';
 import { installBudgetCollector } from './metrics/budget-collector.js';
 import { createTenantStateCache } from './gateway/deps.js';
+import { createStreamLimiter } from './limits/streams.js';
 import { createRedactor } from './gateway/upstream-errors.js';
 import type { Store } from './store/interface.js';
 import type { ResponseCache } from './cache/interface.js';
@@ -129,6 +130,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
     responseCache,
     logger,
     tenantState: createTenantStateCache(),
+    streams: createStreamLimiter(),
     redact: createRedactor([config.env.OPENAI_API_KEY, config.env.DEEPSEEK_API_KEY, config.env.GEMINI_API_KEY, config.env.TOLLGATE_ADMIN_TOKEN]),
     adminToken: adminTokenFor(config, logger),
     metricsToken: config.env.TOLLGATE_METRICS_TOKEN,

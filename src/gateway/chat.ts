@@ -1,12 +1,12 @@
 // Serves one chat completion: route, response cache, admit, call upstream with fallback before the first byte, respond, meter.
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../api/openai.js';
-import { linkSignals } from './upstream-signal.js';
+import { withFallback } from './fallback.js';
 import { GatewayError } from '../errors.js';
 import { countPromptTokens } from '../metering/tokens.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { picoToUsd } from '../metering/money.js';
-import { UpstreamError, type CallContext } from '../providers/types.js';
+import { UpstreamError } from '../providers/types.js';
 import { needsOf } from '../routing/needs.js';
 import type { Candidate, RoutePlan } from '../routing/router.js';
 import type { CatalogModel } from '../config/catalog.js';
@@ -18,7 +18,6 @@ import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admis
 import type { GatewayDeps } from './deps.js';
 import { meter, type MeterInput } from './meter.js';
 import { sseStream, type StreamOutcome } from './sse.js';
-import { clientErrorFor } from './upstream-errors.js';
 
 export interface ChatCall {
   req: ChatRequest;
@@ -139,7 +138,15 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
   const cache = cacheUse === 'bypass' ? null : cacheUse;
   const { req, auth } = call;
   const estimatedTokens = p.promptTokens + expectedOutput(deps, auth, req);
-  const admitted = await admit(deps, auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);
+  // A refused stream must reserve nothing: take the tenant's stream slot before admission, give it back exactly once.
+  const releaseSlot = req.stream ? acquireStreamSlot(deps, auth) : () => {};
+  let admitted: Admitted;
+  try {
+    admitted = await admit(deps, auth, call.requestId, p.routePlan, estimatedTokens, p.startedAt);
+  } catch (e) {
+    releaseSlot();
+    throw e;
+  }
   const base = baseOf(call, p, admitted, estimatedTokens);
   // OpenAI routes requests with the same prompt_cache_key to the same cache; hashed, so no tenant id leaves the gateway.
   const promptCacheKey = p.prefixKey ? `tg-${p.prefixKey}` : null;
@@ -148,8 +155,13 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
   try {
     served = await callWithFallback(deps, call, admitted, base.attempts, promptCacheKey);
   } catch (e) {
+    releaseSlot();
     throw failed(deps, call, base, admitted, e);
   }
+  if (served.kind === 'stream') {
+    const releaseSignal = served.release;
+    served = { ...served, release: () => (releaseSignal(), releaseSlot()) };
+  } else releaseSlot();
 
   const model = served.candidate.model;
   const headers: Record<string, string> = {
@@ -263,7 +275,6 @@ function estimateFromCompletion(c: ChatCompletion, promptTokens: number): TokenC
 }
 
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function callWithFallback(
   deps: GatewayDeps,
@@ -272,56 +283,40 @@ async function callWithFallback(
   attempts: Attempt[],
   promptCacheKey: string | null,
 ): Promise<Served> {
-  const { candidates } = admitted.plan;
-  const limit = Math.min(admitted.maxAttempts, candidates.length);
-  const redact = deps.redact;
-  for (let i = 0; i < limit; i++) {
-    const cand = candidates[i];
-    const provider = deps.providers.get(cand.model.provider);
-    if (!provider) throw new GatewayError('provider_not_configured', `Provider ${cand.model.provider} is not configured.`);
-    // A half-open circuit lets one probe through; when another request holds it, go to the next candidate.
-    if (!deps.health.available(cand.model.provider, cand.model.id) && i + 1 < limit) continue;
-    const ac = linkSignals(call.clientSignal, deps.config.file.server.request_timeout_ms);
-    const ctx: CallContext = {
-      upstreamModel: cand.model.upstream_id ?? cand.model.id,
-      requestId: call.requestId,
-      signal: ac.signal,
-      tenantId: call.auth.tenant.id,
-    };
+  const input = { admitted, attempts, clientSignal: call.clientSignal, requestId: call.requestId, tenantId: call.auth.tenant.id };
+  return withFallback<DistributiveOmit<Served, 'candidate' | 'rank'>>(deps, input, async ({ cand, provider, ctx, signal }) => {
     const req =
       promptCacheKey && cand.model.provider === 'openai' && call.req.prompt_cache_key == null ? { ...call.req, prompt_cache_key: promptCacheKey } : call.req;
-    const ta = performance.now();
-    try {
-      if (req.stream) {
-        const stream = await provider.chatStream(req, ctx);
-        const it = stream[Symbol.asyncIterator]();
-        // Pull the first chunk before committing: a failure until here can still fall back.
-        const first = await it.next();
-        if (first.done) throw new UpstreamError({ provider: provider.name, kind: 'invalid_response', message: 'The upstream stream ended before any data.' });
-        deps.health.success(cand.model.provider, cand.model.id);
-        attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
-        return { kind: 'stream', first: first.value, rest: it, abort: ac.abort, release: ac.release, candidate: cand, rank: i + 1 };
-      }
-      const completion = await provider.chat(req, ctx);
-      ac.release(); // the exchange is complete
-      deps.health.success(cand.model.provider, cand.model.id);
-      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
-      return { kind: 'json', completion, candidate: cand, rank: i + 1 };
-    } catch (e) {
-      ac.abort();
-      if (e instanceof GatewayError) throw e; // a request this provider cannot take: the client's to fix
-      const ue = e instanceof UpstreamError ? e : new UpstreamError({ provider: cand.model.provider, kind: 'invalid_response', message: 'Upstream call failed.', cause: e });
-      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: ue.status, error: `${ue.kind}${ue.code ? `:${ue.code}` : ''}`, latencyMs: performance.now() - ta });
-      if (call.clientSignal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', { status: 499 });
-      if (ue.kind !== 'http' || (ue.status ?? 0) >= 500 || ue.status === 429) deps.health.failure(cand.model.provider, cand.model.id);
-      deps.metrics.upstreamError(cand.model.provider, ue.kind === 'http' ? String(ue.status) : ue.kind);
-      const next = candidates[i + 1];
-      if (!ue.retryable || !admitted.fallback || i + 1 >= limit || !next) throw clientErrorFor(ue, redact);
-      deps.metrics.fallback(cand.model.id, next.model.id);
-      // The same provider again is asked to wait (Retry-After, capped); another provider is tried at once, with jitter.
-      const wait = next.model.provider === cand.model.provider ? Math.min(ue.retryAfterMs ?? 50 * (i + 1), 2_000) : 0;
-      await sleep(wait + Math.random() * 10);
+    if (req.stream) {
+      const stream = await provider.chatStream(req, ctx);
+      const it = stream[Symbol.asyncIterator]();
+      // Pull the first chunk before committing: a failure until here can still fall back.
+      const first = await it.next();
+      if (first.done) throw new UpstreamError({ provider: provider.name, kind: 'invalid_response', message: 'The upstream stream ended before any data.' });
+      return { kind: 'stream', first: first.value, rest: it, abort: signal.abort, release: signal.release };
     }
+    const completion = await provider.chat(req, ctx);
+    signal.release(); // the exchange is complete
+    return { kind: 'json', completion };
+  });
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Per-tenant concurrent streams (policy.rate_limits.max_concurrent_streams), counted per replica. Returns the release. */
+function acquireStreamSlot(deps: GatewayDeps, auth: ChatCall['auth']): () => void {
+  const max = auth.tenant.policy.rate_limits.max_concurrent_streams;
+  if (max === undefined) return () => {};
+  if (!deps.streams.acquire(auth.tenant.id, max)) {
+    deps.metrics.rateLimited(auth.tenant.name, 'streams');
+    throw new GatewayError('too_many_streams', `Too many concurrent streams for this tenant (the limit is ${max}); retry when one ends.`, {
+      headers: { 'retry-after': '1' },
+    });
   }
-  throw new GatewayError('no_route', 'No model could serve this request.');
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    deps.streams.release(auth.tenant.id);
+  };
 }

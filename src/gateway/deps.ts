@@ -1,6 +1,7 @@
 // Everything the request path needs, built once in main.ts (or a test harness) and handed to createApp().
 import type { Config } from '../config/index.js';
 import type { LedgerWriter } from '../metering/ledger-writer.js';
+import type { StreamLimiter } from '../limits/streams.js';
 import type { Limiter, BudgetState } from '../limits/interface.js';
 import type { Provider, ProviderName } from '../providers/types.js';
 import type { Store } from '../store/interface.js';
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   /** In-process, per tenant: last known budget states (downgrade decisions) and output-token average (cost estimates). */
   tenantState: TenantStateCache;
   redact: (s: string) => string;
+  /** Concurrent streams per tenant (in-process, per replica). */
+  streams: StreamLimiter;
 }
 
 export interface TenantStateCache {

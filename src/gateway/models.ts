@@ -1,5 +1,4 @@
 // GET /v1/models: the catalog models this tenant may use right now, plus its route aliases.
-import type { CatalogModel } from '../config/catalog.js';
 import type { AuthInfo } from '../http/context.js';
 import { policyReasons } from '../routing/constraints.js';
 import { availability } from './admission.js';

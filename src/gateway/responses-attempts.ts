@@ -1,8 +1,8 @@
 // Calls the candidates of a Responses API request in order, falling back before the first byte: natively on OpenAI
 // (upstream /responses, gateway-held state), translated through Chat Completions on DeepSeek and Gemini.
 import type { ChatChunk, ChatRequest } from '../api/openai.js';
-import { linkSignals, type AttemptSignal } from './upstream-signal.js';
-import { GatewayError } from '../errors.js';
+import type { AttemptSignal } from './upstream-signal.js';
+import { withFallback } from './fallback.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { hasResponsesRaw, type RawUpstreamResponse } from '../providers/openai.js';
 import { UpstreamError, type CallContext, type Provider } from '../providers/types.js';
@@ -14,7 +14,6 @@ import type { AuthInfo } from '../http/context.js';
 import type { Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { nativeEvents } from './responses-events.js';
-import { clientErrorFor } from './upstream-errors.js';
 
 export interface ResponsesAttemptInput {
   req: ResponsesRequest;
@@ -39,41 +38,10 @@ export type ServedResponse = (
 type Answer = DistributiveOmit<ServedResponse, 'candidate' | 'rank'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Same fallback rules as chat: only retryable upstream failures move on, only while the policy allows fallback. */
-export async function callResponsesWithFallback(deps: GatewayDeps, input: ResponsesAttemptInput, admitted: Admitted, attempts: Attempt[]): Promise<ServedResponse> {
-  const { candidates } = admitted.plan;
-  const limit = Math.min(admitted.maxAttempts, candidates.length);
-  for (let i = 0; i < limit; i++) {
-    const cand = candidates[i];
-    const provider = deps.providers.get(cand.model.provider);
-    if (!provider) throw new GatewayError('provider_not_configured', `Provider ${cand.model.provider} is not configured.`);
-    if (!deps.health.available(cand.model.provider, cand.model.id) && i + 1 < limit) continue;
-    const ac = linkSignals(input.clientSignal, deps.config.file.server.request_timeout_ms);
-    const ctx: CallContext = { upstreamModel: cand.model.upstream_id ?? cand.model.id, requestId: input.requestId, signal: ac.signal, tenantId: input.auth.tenant.id };
-    const ta = performance.now();
-    try {
-      const answer = await callOne(provider, input, cand, ctx, ac);
-      deps.health.success(cand.model.provider, cand.model.id);
-      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
-      return { ...answer, candidate: cand, rank: i + 1 };
-    } catch (e) {
-      ac.abort();
-      if (e instanceof GatewayError) throw e; // a request this provider cannot take: the client's to fix
-      const ue = e instanceof UpstreamError ? e : new UpstreamError({ provider: cand.model.provider, kind: 'invalid_response', message: 'Upstream call failed.', cause: e });
-      attempts.push({ provider: cand.model.provider, model: cand.model.id, status: ue.status, error: `${ue.kind}${ue.code ? `:${ue.code}` : ''}`, latencyMs: performance.now() - ta });
-      if (input.clientSignal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', { status: 499 });
-      if (ue.kind !== 'http' || (ue.status ?? 0) >= 500 || ue.status === 429) deps.health.failure(cand.model.provider, cand.model.id);
-      deps.metrics.upstreamError(cand.model.provider, ue.kind === 'http' ? String(ue.status) : ue.kind);
-      const next = candidates[i + 1];
-      if (!ue.retryable || !admitted.fallback || i + 1 >= limit || !next) throw clientErrorFor(ue, deps.redact);
-      deps.metrics.fallback(cand.model.id, next.model.id);
-      const wait = next.model.provider === cand.model.provider ? Math.min(ue.retryAfterMs ?? 50 * (i + 1), 2_000) : 0;
-      await sleep(wait + Math.random() * 10);
-    }
-  }
-  throw new GatewayError('no_route', 'No model could serve this request.');
+/** Same fallback rules as chat (src/gateway/fallback.ts): only retryable failures before the first byte move on. */
+export function callResponsesWithFallback(deps: GatewayDeps, input: ResponsesAttemptInput, admitted: Admitted, attempts: Attempt[]): Promise<ServedResponse> {
+  const fallbackInput = { admitted, attempts, clientSignal: input.clientSignal, requestId: input.requestId, tenantId: input.auth.tenant.id };
+  return withFallback<Answer>(deps, fallbackInput, ({ provider, cand, ctx, signal }) => callOne(provider, input, cand, ctx, signal));
 }
 
 async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, ctx: CallContext, ac: AttemptSignal): Promise<Answer> {

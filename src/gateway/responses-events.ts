@@ -1,7 +1,7 @@
 // Responses API event streams on the gateway side: OpenAI's native events read with the client's echo restored (and a
 // failure ending when the upstream breaks off), and the client's SSE byte stream with the final Response tapped off.
 import { countTokens } from '../metering/tokens.js';
-import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho, type ResponsesRequest } from '../responses/index.js';
+import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho } from '../responses/index.js';
 import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
 import { UpstreamError } from '../providers/types.js';
 

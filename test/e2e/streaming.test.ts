@@ -61,3 +61,29 @@ describe.each(['gpt-4o-mini', 'deepseek-flash', 'gemini-2.5-flash'])('%s stream'
       .toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('concurrent streams per tenant', () => {
+  it('refuses a stream beyond the policy limit with 429 too_many_streams, and frees the slot when a stream ends', async () => {
+    const t = await h.createTenant('two-streams', { rate_limits: { max_concurrent_streams: 2 } });
+    const open2 = (body: object) =>
+      fetch(`${h.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, max_tokens: 30, messages: [{ role: 'user', content: 'go' }], ...body }),
+      });
+    const a = await open2({});
+    const b = await open2({});
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const c = await open2({});
+    expect(c.status).toBe(429);
+    expect(((await c.json()) as { error: { code: string } }).error.code).toBe('too_many_streams');
+    // Non-streaming requests are not counted.
+    const plain = await open2({ stream: false });
+    expect(plain.status).toBe(200);
+    await plain.text();
+    await a.text();
+    const d = await open2({});
+    expect(d.status).toBe(200);
+    await Promise.all([b.text(), d.text()]);
+  });
+});
