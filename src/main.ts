@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     clearInterval(idleSweep);
     await built.close();
     logger.info('ledger flushed, bye');
-    logger.flush();
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
