@@ -1,4 +1,4 @@
-# Tollgate gateway image: Node 20 slim, production dependencies from the lockfile, runs `npm start` (tsx src/main.ts).
+# Tollgate gateway image: Node 20 slim, production dependencies from the lockfile, runs src/main.ts with node --import tsx.
 FROM node:20-slim
 
 WORKDIR /app

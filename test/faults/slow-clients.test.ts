@@ -53,7 +53,6 @@ describe('slow and stalled clients', () => {
     const streamBytes = Buffer.byteLength(full.text);
     expect(streamBytes).toBeGreaterThan(4 * 1024 * 1024);
     const pid = serverPid(gw);
-    expect(pid).not.toBe(gw.child.pid);
     const before = rssKiB(pid);
 
     const stalled = await Promise.all(Array.from({ length: STALLED }, (_, i) => stalledStream(i)));

@@ -186,7 +186,7 @@ export function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
-/** The pid of the node process that runs the gateway: tsx starts it as a child of the spawned pid. */
+/** The pid of the node process that runs the gateway: the spawned pid itself (node --import tsx), or its child when a wrapper (the tsx CLI) started it. */
 export function serverPid(gw: GatewayProcess): number {
   const parent = gw.child.pid!;
   for (const entry of readdirSync('/proc')) {
