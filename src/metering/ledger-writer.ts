@@ -221,8 +221,12 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
       await toSpool(queue.splice(0));
       return;
     }
-    while (queue.length > 0 && (mode !== 'size' || queue.length >= batchSize)) {
-      const batch = queue.splice(0, batchSize);
+    // tick/force write what was queued when the pump started, not what arrives while it writes: under steady traffic
+    // the queue never empties, and chasing it turned one statement per interval into one per few requests.
+    let budget = mode === 'size' ? Number.POSITIVE_INFINITY : queue.length;
+    while (queue.length > 0 && budget > 0 && (mode !== 'size' || queue.length >= batchSize)) {
+      const batch = queue.splice(0, Math.min(batchSize, budget));
+      budget -= batch.length;
       try {
         await writeBatch(batch);
       } catch (e) {

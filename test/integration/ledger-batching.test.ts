@@ -1,0 +1,42 @@
+// The ledger's Postgres statements are set by the batch size and interval, not by the request rate: under steady
+// concurrent traffic the writer must not chase the queue with a statement per few requests.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+let statements = 0;
+let rows = 0;
+
+beforeAll(async () => {
+  // An interval far longer than the test: only full batches (size) and the final flush may write.
+  h = await startHarness({ clock: () => new Date('2026-11-25T12:00:00Z'), overrides: { ledger: { batch_size: 250, flush_interval_ms: 600_000, max_queue: 20_000 } } });
+  const store = h.built.deps.store as unknown as { insertLedger: (e: readonly unknown[]) => Promise<void> };
+  const insert = store.insertLedger.bind(store);
+  store.insertLedger = (events) => {
+    statements++;
+    rows += events.length;
+    return insert(events);
+  };
+});
+afterAll(async () => h?.close());
+
+describe('ledger batching', () => {
+  it('writes N requests in ceil(N / batch) statements plus the final flush', async () => {
+    const { key, tenant } = await h.createTenant('batching');
+    const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const N = 1000;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next++ < N) {
+          const r = await fetch(`${h.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
+          await r.text();
+        }
+      }),
+    );
+    await h.flushLedger();
+    expect(rows).toBe(N);
+    expect(statements).toBeLessThanOrEqual(Math.ceil(N / 250) + 1);
+    expect(await h.built.deps.store.ledgerCount({ tenantId: tenant.id })).toBe(N);
+  });
+});
