@@ -16,7 +16,7 @@ import { chunksToCompletion, completionToChunks } from '../cache/convert.js';
 import type { CachedEntry } from '../cache/interface.js';
 import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
-import { meter, type MeterInput } from './meter.js';
+import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { sseStream, type StreamOutcome } from './sse.js';
 
 export interface ChatCall {
@@ -35,7 +35,6 @@ export type Served =
   | { kind: 'json'; completion: ChatCompletion; candidate: Candidate; rank: number }
   | { kind: 'stream'; first: ChatChunk; rest: AsyncIterator<ChatChunk>; abort: () => void; release: () => void; candidate: Candidate; rank: number };
 
-type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
 type UseCache = Extract<CachePlan, { mode: 'use' }>;
 
 /** What a request knows before it is admitted: its plan, its cache plan, its prefix for cache affinity. */
@@ -156,7 +155,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     served = await callWithFallback(deps, call, admitted, base.attempts, promptCacheKey);
   } catch (e) {
     releaseSlot();
-    throw failed(deps, call, base, admitted, e);
+    throw meterFailure(deps, base, admitted.rateHeaders, call.clientSignal, e);
   }
   if (served.kind === 'stream') {
     const releaseSignal = served.release;
@@ -250,23 +249,6 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
   );
 }
 
-/** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
-function failed(deps: GatewayDeps, call: ChatCall, base: BaseMeter, admitted: Admitted, e: unknown): GatewayError {
-  const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
-  const last = base.attempts.at(-1);
-  const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
-  meter(deps, {
-    ...base,
-    model,
-    tokens: null,
-    usageSource: 'none',
-    status: err.status,
-    outcome: call.clientSignal.aborted ? 'aborted' : 'error',
-    errorCode: err.wireCode,
-    firstByteAt: null,
-  });
-  return Object.assign(err, { headers: { ...admitted.rateHeaders, ...err.headers } });
-}
 
 function estimateFromCompletion(c: ChatCompletion, promptTokens: number): TokenCounts {
   let out = 0;

@@ -1,6 +1,7 @@
 // Meters one finished request: exact cost, savings, ledger event, metrics, budget settlement, one log line. Off the
 // response path: called after the response (or the stream) has been handed to the client.
 import type { CatalogModel } from '../config/catalog.js';
+import { GatewayError } from '../errors.js';
 import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../metering/ledger-event.js';
 import { costOf, zeroTokens, type TokenCounts } from '../metering/cost.js';
 import type { BudgetSpec } from '../limits/interface.js';
@@ -130,4 +131,25 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     'request',
   );
   return ev;
+}
+
+/** What a request's ledger row knows before the answer: everything but the outcome. */
+export type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
+
+/** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
+export function meterFailure(deps: GatewayDeps, base: BaseMeter, rateHeaders: Record<string, string>, clientSignal: AbortSignal, e: unknown): GatewayError {
+  const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
+  const last = base.attempts.at(-1);
+  const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
+  meter(deps, {
+    ...base,
+    model,
+    tokens: null,
+    usageSource: 'none',
+    status: err.status,
+    outcome: clientSignal.aborted ? 'aborted' : 'error',
+    errorCode: err.wireCode,
+    firstByteAt: null,
+  });
+  return Object.assign(err, { headers: { ...rateHeaders, ...err.headers } });
 }

@@ -22,9 +22,9 @@ import type { ResponseObject } from '../responses/types.js';
 import { needsOf } from '../routing/needs.js';
 import type { RoutePlan } from '../routing/router.js';
 import type { AuthInfo } from '../http/context.js';
-import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admission.js';
+import { admit, expectedOutput, plan, routeHeader } from './admission.js';
 import type { GatewayDeps } from './deps.js';
-import { meter, type MeterInput } from './meter.js';
+import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
 import { responseEventStream, type EventStreamOutcome } from './responses-events.js';
 
@@ -37,7 +37,6 @@ export interface ResponsesCall {
   clientSignal: AbortSignal;
 }
 
-type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
 
 interface Prepared {
   startedAt: Date;
@@ -94,7 +93,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
   try {
     served = await callResponsesWithFallback(deps, p.input, admitted, base.attempts);
   } catch (e) {
-    throw failed(deps, call, base, admitted, e);
+    throw meterFailure(deps, base, admitted.rateHeaders, call.clientSignal, e);
   }
   const model = served.candidate.model;
   const headers: Record<string, string> = {
@@ -187,23 +186,6 @@ async function saveIfAsked(deps: GatewayDeps, call: ResponsesCall, p: Prepared, 
   }
 }
 
-/** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
-function failed(deps: GatewayDeps, call: ResponsesCall, base: BaseMeter, admitted: Admitted, e: unknown): GatewayError {
-  const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
-  const last = base.attempts.at(-1);
-  const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;
-  meter(deps, {
-    ...base,
-    model,
-    tokens: null,
-    usageSource: 'none',
-    status: err.status,
-    outcome: call.clientSignal.aborted ? 'aborted' : 'error',
-    errorCode: err.wireCode,
-    firstByteAt: null,
-  });
-  return Object.assign(err, { headers: { ...admitted.rateHeaders, ...err.headers } });
-}
 
 function estimateOf(r: ResponseObject, promptTokens: number): TokenCounts {
   let out = 0;
