@@ -5,9 +5,7 @@ import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { freePort, spawnGateway, type GatewayProcess } from '../support/process.js';
+import { spawnGateway, type GatewayProcess } from '../support/process.js';
 import { createTestDatabase, DATABASE_URL, REDIS_URL } from '../support/services.js';
 
 export const ADMIN_TOKEN = 'faults-admin-token-0123456789';
@@ -210,41 +208,5 @@ export async function metricValue(gw: GatewayProcess, name: string): Promise<num
   return m ? Number(m[1]) : null;
 }
 
-/**
- * Like spawnGateway, but `node --import tsx src/main.ts`: signals reach the gateway itself. The tsx CLI (what
- * spawnGateway and `npm start` run) relays SIGTERM to its child and SIGKILLs it when the child does not acknowledge the
- * signal within 30 ms, which a busy gateway may not do.
- */
-export async function spawnDirect(env: Record<string, string>): Promise<GatewayProcess> {
-  const port = await freePort();
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
-    if (i > 600) {
-      child.kill('SIGKILL');
-      throw new Error(`gateway did not start in time:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    baseURL: `${url}/v1`,
-    port,
-    child,
-    output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      const exit = once(child, 'exit') as Promise<[number | null]>;
-      child.kill(signal);
-      return (await exit)[0];
-    },
-  };
-}
+/** spawnGateway already runs `node --import tsx src/main.ts` (signals reach the gateway itself, as with `npm start`). */
+export const spawnDirect = spawnGateway;
