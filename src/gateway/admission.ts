@@ -101,6 +101,17 @@ export async function admit(
   return { plan: routePlan, budgets, estimatedTokens, rateHeaders: rateLimitHeaders(result.rate), maxAttempts, fallback };
 }
 
+/** Headers every served answer carries: request id, who served it and why, and the caller's rate-limit state. */
+export function servedHeaders(admitted: Pick<Admitted, 'plan' | 'rateHeaders'>, requestId: string, served: { provider: string; model: string; rank: number; fallbacks: number }): Record<string, string> {
+  return {
+    ...admitted.rateHeaders,
+    'x-request-id': requestId,
+    'x-tollgate-provider': served.provider,
+    'x-tollgate-model': served.model,
+    'x-tollgate-route': routeHeader(admitted.plan, served.rank, served.fallbacks),
+  };
+}
+
 export function routeHeader(p: RoutePlan, rank: number, fallbacks: number): string {
   return `alias=${p.alias ?? 'pinned'}; strategy=${p.strategy ?? 'pinned'}; rank=${rank}; fallbacks=${fallbacks}`;
 }

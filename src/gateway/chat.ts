@@ -14,7 +14,7 @@ import type { AuthInfo } from '../http/context.js';
 import { CACHE_HEADER, createStreamTap, lookupCache, planCache, storeAnswer, type CachePlan, type StreamTap } from '../cache/gate.js';
 import { chunksToCompletion, completionToChunks } from '../cache/convert.js';
 import type { CachedEntry } from '../cache/interface.js';
-import { admit, expectedOutput, plan, routeHeader, type Admitted } from './admission.js';
+import { admit, expectedOutput, plan, servedHeaders, type Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { sseStream, type StreamOutcome } from './sse.js';
@@ -107,14 +107,8 @@ async function serveHit(deps: GatewayDeps, call: ChatCall, p: Prepared, entry: C
       savedResponseCachePico: BigInt(entry.costPico),
       hitTokens: entry.tokens,
     });
-  const headers: Record<string, string> = {
-    ...admitted.rateHeaders,
-    'x-request-id': call.requestId,
-    'x-tollgate-provider': entry.provider,
-    'x-tollgate-model': entry.model,
-    'x-tollgate-route': routeHeader(p.routePlan, 0, 0),
-    [CACHE_HEADER]: 'hit',
-  };
+  const headers = servedHeaders(admitted, call.requestId, { provider: entry.provider, model: entry.model, rank: 0, fallbacks: 0 });
+  headers[CACHE_HEADER] = 'hit';
   if (!req.stream) {
     const c = entry.answer.kind === 'json' ? entry.answer.completion : chunksToCompletion(entry.answer.chunks);
     hit(performance.now(), 'cache_hit');
@@ -163,14 +157,8 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
   } else releaseSlot();
 
   const model = served.candidate.model;
-  const headers: Record<string, string> = {
-    ...admitted.rateHeaders,
-    'x-request-id': call.requestId,
-    'x-tollgate-provider': model.provider,
-    'x-tollgate-model': model.id,
-    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length - 1),
-    ...(cacheUse ? { [CACHE_HEADER]: cache ? 'miss' : 'bypass' } : {}),
-  };
+  const headers = servedHeaders(admitted, call.requestId, { provider: model.provider, model: model.id, rank: served.rank, fallbacks: base.attempts.length - 1 });
+  if (cacheUse) headers[CACHE_HEADER] = cache ? 'miss' : 'bypass';
   const { learn, keep } = followUps(deps, call, p, cache, model);
 
   if (served.kind === 'json') {

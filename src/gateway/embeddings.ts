@@ -6,7 +6,7 @@ import { picoToUsd } from '../metering/money.js';
 import { UpstreamError } from '../providers/types.js';
 import type { AuthInfo } from '../http/context.js';
 import { embeddingNeeds } from '../routing/needs.js';
-import { admit, plan, routeHeader } from './admission.js';
+import { admit, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter } from './meter.js';
 import { clientErrorFor } from './upstream-errors.js';
@@ -65,12 +65,8 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
     return new Response(JSON.stringify({ ...response, model: model.id }), {
       status: 200,
       headers: {
-        ...admitted.rateHeaders,
+        ...servedHeaders(admitted, call.requestId, { provider: model.provider, model: model.id, rank: 1, fallbacks: 0 }),
         'content-type': 'application/json',
-        'x-request-id': call.requestId,
-        'x-tollgate-provider': model.provider,
-        'x-tollgate-model': model.id,
-        'x-tollgate-route': routeHeader(routePlan, 1, 0),
         'x-tollgate-cost-usd': picoToUsd(ev.costPico),
       },
     });

@@ -22,7 +22,7 @@ import type { ResponseObject } from '../responses/types.js';
 import { needsOf } from '../routing/needs.js';
 import type { RoutePlan } from '../routing/router.js';
 import type { AuthInfo } from '../http/context.js';
-import { admit, expectedOutput, plan, routeHeader } from './admission.js';
+import { admit, expectedOutput, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
@@ -96,13 +96,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
     throw meterFailure(deps, base, admitted.rateHeaders, call.clientSignal, e);
   }
   const model = served.candidate.model;
-  const headers: Record<string, string> = {
-    ...admitted.rateHeaders,
-    'x-request-id': call.requestId,
-    'x-tollgate-provider': model.provider,
-    'x-tollgate-model': model.id,
-    'x-tollgate-route': routeHeader(p.routePlan, served.rank, base.attempts.length - 1),
-  };
+  const headers = servedHeaders(admitted, call.requestId, { provider: model.provider, model: model.id, rank: served.rank, fallbacks: base.attempts.length - 1 });
   const save = (response: ResponseObject) => saveIfAsked(deps, call, p, response);
 
   if (served.kind === 'json') {

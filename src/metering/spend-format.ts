@@ -3,20 +3,8 @@ import type { SpendGroupKey, SpendQuery, SpendRow } from '../store/interface.js'
 import { spendGroupKeys } from '../store/interface.js';
 import { picoToUsd } from './money.js';
 
-interface Totals {
-  requests: number;
-  errors: number;
-  cacheHits: number;
-  inputTokens: number;
-  cachedInputTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costPico: bigint;
-  baselineCostPico: bigint;
-  savedResponseCachePico: bigint;
-  savedPromptCachePico: bigint;
-  savedOffPeakPico: bigint;
-}
+/** A spend row's sums without its group. */
+type Totals = Omit<SpendRow, 'group'>;
 
 export interface SpendAmountsJson {
   requests: number;
