@@ -2,7 +2,7 @@
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../api/openai.js';
 import { withFallback } from './fallback.js';
 import { GatewayError } from '../errors.js';
-import { countPromptTokens } from '../metering/tokens.js';
+import { countPromptTokens, estimatePromptTokens } from '../metering/tokens.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { picoToUsd } from '../metering/money.js';
@@ -17,7 +17,7 @@ import type { CachedEntry } from '../cache/interface.js';
 import { admit, expectedOutput, plan, servedHeaders, type Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
-import { sseStream, type StreamOutcome } from './sse.js';
+import { countedTokens, sseStream, type StreamOutcome } from './sse.js';
 
 export interface ChatCall {
   req: ChatRequest;
@@ -64,7 +64,7 @@ export async function handleChat(deps: GatewayDeps, call: ChatCall): Promise<Res
 function prepare(deps: GatewayDeps, call: ChatCall): Prepared {
   const { req, auth } = call;
   const startedAt = deps.clock();
-  const promptTokens = countPromptTokens(req);
+  const promptTokens = estimatePromptTokens(req, deps.config.catalog.exactCountFrom);
   const needs = needsOf(req, promptTokens);
   const prefixKey = auth.tenant.policy.cache.affinity ? deps.affinity.prefixKey(auth.tenant.id, req) : null;
   const hint = prefixKey ? deps.affinity.hint(prefixKey) : null;
@@ -164,7 +164,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
   if (served.kind === 'json') {
     const c = served.completion;
     const reported: TokenCounts | null = c.usage ? tokensFromUsage(c.usage) : null;
-    const tokens = reported ?? estimateFromCompletion(c, p.promptTokens);
+    const tokens = reported ?? estimateFromCompletion(c, countPromptTokens(req));
     const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     if (reported) learn(reported);
     const body = JSON.stringify(c);
@@ -212,7 +212,7 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
   const onDone = (o: StreamOutcome) => {
     served.release();
     const reported = o.usage ? tokensFromUsage(o.usage) : null;
-    const tokens = reported ?? { input: p.promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
+    const tokens = reported ?? { input: countPromptTokens(call.req), cachedInput: 0, ...countedTokens(o) };
     const outcome = o.aborted ? 'aborted' : o.error ? 'error' : 'ok';
     const ev = meter(deps, {
       ...base,

@@ -1,6 +1,5 @@
 // Responses API event streams on the gateway side: OpenAI's native events read with the client's echo restored (and a
 // failure ending when the upstream breaks off), and the client's SSE byte stream with the final Response tapped off.
-import { countTokens } from '../metering/tokens.js';
 import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho } from '../responses/index.js';
 import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
 import { UpstreamError } from '../providers/types.js';
@@ -49,9 +48,9 @@ function* failureEvents(e: unknown, last: ResponseObject, seq: number): Generato
 export interface EventStreamOutcome {
   /** The Response of the terminal event (completed, incomplete or failed), if one went by. */
   final: ResponseObject | null;
-  /** Output tokens counted on the deltas (for a stream that ends without usage). */
-  countedOutput: number;
-  countedReasoning: number;
+  /** The deltas' text, tokenized only if the stream ends without usage (sse.ts countedTokens). */
+  outputParts: string[];
+  reasoningParts: string[];
   /** performance.now() of the first event written to the client. */
   firstChunkAt: number | null;
   /** The `error` event's code, when the stream ended in failure. */
@@ -74,10 +73,10 @@ function tally(o: EventStreamOutcome, event: ResponseStreamEvent): void {
     case 'response.output_text.delta':
     case 'response.refusal.delta':
     case 'response.function_call_arguments.delta':
-      o.countedOutput += countTokens(event.delta);
+      o.outputParts.push(event.delta);
       break;
     case 'response.reasoning_summary_text.delta':
-      o.countedReasoning += countTokens(event.delta);
+      o.reasoningParts.push(event.delta);
       break;
     case 'error':
       o.errorCode = event.code ?? 'upstream_stream_error';
@@ -89,7 +88,7 @@ function tally(o: EventStreamOutcome, event: ResponseStreamEvent): void {
 
 /** Pulled by the client (backpressure): one event per pull, upstream aborted when the client leaves. */
 export function responseEventStream(opts: ResponseEventStreamOptions): ReadableStream<Uint8Array> {
-  const outcome: EventStreamOutcome = { final: null, countedOutput: 0, countedReasoning: 0, firstChunkAt: null, errorCode: null, aborted: false };
+  const outcome: EventStreamOutcome = { final: null, outputParts: [], reasoningParts: [], firstChunkAt: null, errorCode: null, aborted: false };
   let finished = false;
   const finish = () => {
     if (finished) return;

@@ -1,10 +1,11 @@
 // Serves the Responses API: history from previous_response_id, the chat policy path (plan, admit, fallback), the answer
 // (native OpenAI pass-through or translated), the stored response, metering with endpoint `responses`; GET and DELETE.
+import type { ChatRequest } from '../api/openai.js';
 import type { CatalogModel } from '../config/catalog.js';
 import { GatewayError } from '../errors.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
 import { picoToUsd } from '../metering/money.js';
-import { countPromptTokens } from '../metering/tokens.js';
+import { countPromptTokens, estimatePromptTokens } from '../metering/tokens.js';
 import {
   chatUsageOf,
   defaultRetentionMs,
@@ -27,6 +28,7 @@ import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
 import { responseEventStream, type EventStreamOutcome } from './responses-events.js';
+import { countedTokens } from './sse.js';
 
 export interface ResponsesCall {
   req: ResponsesRequest;
@@ -101,7 +103,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
 
   if (served.kind === 'json') {
     const usage = served.response.usage;
-    const tokens: TokenCounts = usage ? tokensFromUsage(chatUsageOf(usage)) : estimateOf(served.response, p.promptTokens);
+    const tokens: TokenCounts = usage ? tokensFromUsage(chatUsageOf(usage)) : estimateOf(served.response, countPromptTokens(p.input.chat));
     await save(served.response);
     const ev = meter(deps, { ...base, model, tokens, usageSource: usage ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
@@ -114,7 +116,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
     rest: served.rest,
     abortUpstream: served.abort,
     beforeFinal: save,
-    onDone: (o) => meterStream(deps, base, model, p.promptTokens, o),
+    onDone: (o) => meterStream(deps, base, model, p.input.chat, o),
   });
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
@@ -122,11 +124,11 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
 }
 
 /** Usage off the terminal event when there was one (OpenAI and the translation both report it); else counted deltas. */
-function meterStream(deps: GatewayDeps, base: BaseMeter, model: CatalogModel, promptTokens: number, o: EventStreamOutcome): void {
+function meterStream(deps: GatewayDeps, base: BaseMeter, model: CatalogModel, chat: ChatRequest, o: EventStreamOutcome): void {
   const usage = o.final?.usage ?? null;
   const tokens: TokenCounts = usage
     ? tokensFromUsage(chatUsageOf(usage))
-    : { input: promptTokens, cachedInput: 0, output: o.countedOutput + o.countedReasoning, reasoning: o.countedReasoning };
+    : { input: countPromptTokens(chat), cachedInput: 0, ...countedTokens(o) };
   meter(deps, {
     ...base,
     model,
@@ -149,7 +151,7 @@ async function prepare(deps: GatewayDeps, call: ResponsesCall): Promise<Prepared
   if (chat.messages.length > maxMessages) {
     throw new GatewayError('invalid_request', `Too many input items: ${chat.messages.length} messages (the limit is ${maxMessages}).`, { param: 'input' });
   }
-  const promptTokens = countPromptTokens(chat);
+  const promptTokens = estimatePromptTokens(chat, deps.config.catalog.exactCountFrom);
   const routePlan = plan(deps, auth, req.model, needsOf(chat, promptTokens), startedAt, 'chat');
   const input: ResponsesAttemptInput = {
     req,

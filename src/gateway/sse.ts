@@ -10,9 +10,9 @@ const DONE = encoder.encode('data: [DONE]\n\n');
 
 export interface StreamOutcome {
   usage: Usage | null;
-  /** Tokens counted on the deltas received (for streams that end without usage). */
-  countedOutput: number;
-  countedReasoning: number;
+  /** The deltas' text as received, tokenized only if the stream ends without usage (see countedTokens). */
+  outputParts: string[];
+  reasoningParts: string[];
   /** performance.now() of the first chunk written to the client. */
   firstChunkAt: number | null;
   error: UpstreamError | null;
@@ -43,10 +43,16 @@ function tally(o: StreamOutcome, chunk: ChatChunk): void {
   if (chunk.usage) o.usage = chunk.usage;
   for (const ch of chunk.choices) {
     const d = ch.delta;
-    if (d.content) o.countedOutput += countTokens(d.content);
-    if (d.reasoning_content) o.countedReasoning += countTokens(d.reasoning_content);
-    if (d.tool_calls) for (const t of d.tool_calls) o.countedOutput += countTokens((t.function?.name ?? '') + (t.function?.arguments ?? ''));
+    if (d.content) o.outputParts.push(d.content);
+    if (d.reasoning_content) o.reasoningParts.push(d.reasoning_content);
+    if (d.tool_calls) for (const t of d.tool_calls) o.outputParts.push((t.function?.name ?? '') + (t.function?.arguments ?? ''));
   }
+}
+
+/** Output tokens of a stream that ended without usage: its deltas counted with the tokenizer (the rare path). */
+export function countedTokens(o: Pick<StreamOutcome, 'outputParts' | 'reasoningParts'>): { output: number; reasoning: number } {
+  const reasoning = countTokens(o.reasoningParts.join(''));
+  return { output: countTokens(o.outputParts.join('')) + reasoning, reasoning };
 }
 
 /** Serialises a chunk for this client; null when the client must not see it (usage chunk it did not ask for). */
@@ -59,7 +65,7 @@ function serialize(chunk: ChatChunk, includeUsage: boolean): Uint8Array | null {
 }
 
 export function sseStream(opts: SseStreamOptions): ReadableStream<Uint8Array> {
-  const outcome: StreamOutcome = { usage: null, countedOutput: 0, countedReasoning: 0, firstChunkAt: null, error: null, aborted: false };
+  const outcome: StreamOutcome = { usage: null, outputParts: [], reasoningParts: [], firstChunkAt: null, error: null, aborted: false };
   let finished = false;
   const finish = () => {
     if (finished) return;

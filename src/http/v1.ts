@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { chatRequestSchema, embeddingRequestSchema } from '../api/openai.js';
 import { GatewayError } from '../errors.js';
-import { countPromptTokens } from '../metering/tokens.js';
+import { estimatePromptTokens } from '../metering/tokens.js';
 import { explainRoute } from '../routing/explain.js';
 import { needsOf } from '../routing/needs.js';
 import { handleChat } from '../gateway/chat.js';
@@ -51,7 +51,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
     const req = await readJson(c, chatRequestSchema, limit);
     const auth = c.get('auth');
     const now = deps.clock();
-    const needs = needsOf(req, countPromptTokens(req));
+    const needs = needsOf(req, estimatePromptTokens(req, deps.config.catalog.exactCountFrom));
     return c.json(explainRoute(plan(deps, auth, req.model, needs, now, 'chat')));
   });
 

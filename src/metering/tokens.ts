@@ -1,9 +1,27 @@
-// Token counting (o200k_base through gpt-tokenizer) for prompts, streamed output and embeddings inputs.
-import { countTokens as countO200k } from 'gpt-tokenizer';
+// Token counting (o200k_base through gpt-tokenizer) for prompts, streamed output and embeddings inputs, and the cheap
+// estimate the request path uses instead whenever an exact count could not change a routing or pricing decision.
+import { createRequire } from 'node:module';
 import type { ChatMessage, ChatRequest } from '../api/openai.js';
 
+type CountFn = (text: string) => number;
+let o200k: CountFn | null = null;
+
+/**
+ * gpt-tokenizer's o200k tables cost about 70 MB of heap and 200 ms to build: loaded (synchronously, once) on the first
+ * exact count, which a gateway serving ordinary chat traffic may never need (see estimatePromptTokens).
+ */
+function tokenizer(): CountFn {
+  o200k ??= (createRequire(import.meta.url)('gpt-tokenizer') as { countTokens: CountFn }).countTokens;
+  return o200k;
+}
+
+/** True once the tokenizer tables are in memory (for tests and the benchmark's memory figures). */
+export function tokenizerLoaded(): boolean {
+  return o200k !== null;
+}
+
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : countO200k(text);
+  return text.length === 0 ? 0 : tokenizer()(text);
 }
 
 /** Per-message framing overhead of the chat format (role and separators), as OpenAI counts it. */
@@ -36,6 +54,46 @@ export function countPromptTokens(req: Pick<ChatRequest, 'messages' | 'tools' | 
   if (req.tools?.length) n += countTokens(JSON.stringify(req.tools));
   if (req.response_format?.type === 'json_schema') n += countTokens(JSON.stringify(req.response_format.json_schema));
   return n;
+}
+
+const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+function contentBytes(content: ChatMessage['content']): { bytes: number; images: number } {
+  if (content == null) return { bytes: 0, images: 0 };
+  if (typeof content === 'string') return { bytes: utf8(content), images: 0 };
+  let bytes = 0;
+  let images = 0;
+  for (const part of content) {
+    if (part.type === 'text') bytes += utf8(part.text);
+    else if (part.type === 'image_url') images++;
+    else if (part.type === 'refusal') bytes += utf8(part.refusal);
+  }
+  return { bytes, images };
+}
+
+/**
+ * Prompt tokens for routing, reservations and limits, without the tokenizer when it cannot matter. o200k is a byte-level
+ * BPE, so a text never holds more tokens than UTF-8 bytes: when even that upper bound plus the requested output stays
+ * below `exactFrom` (the catalog's smallest chat context window and first price tier, Catalog.exactCountFrom), every
+ * context-window and tier decision comes out the same with an estimate (about four bytes a token), and the estimate is
+ * returned. Larger prompts are counted exactly. What is billed comes from the provider's usage, never from this.
+ */
+export function estimatePromptTokens(req: Pick<ChatRequest, 'messages' | 'tools' | 'response_format' | 'max_tokens' | 'max_completion_tokens'>, exactFrom: number): number {
+  let bytes = 0;
+  let framing = PER_REPLY;
+  for (const m of req.messages) {
+    const c = contentBytes(m.content);
+    bytes += c.bytes;
+    framing += PER_MESSAGE + c.images * IMAGE_TOKENS;
+    if (m.role === 'assistant' && m.tool_calls) {
+      for (const t of m.tool_calls) bytes += utf8(t.function.name) + utf8(t.function.arguments);
+    }
+  }
+  if (req.tools?.length) bytes += utf8(JSON.stringify(req.tools));
+  if (req.response_format?.type === 'json_schema') bytes += utf8(JSON.stringify(req.response_format.json_schema));
+  const maxOut = req.max_completion_tokens ?? req.max_tokens ?? 0;
+  if (framing + bytes + Math.max(maxOut, 0) + 1 > exactFrom) return countPromptTokens(req);
+  return framing + Math.ceil(bytes / 4);
 }
 
 /** Tokens of an embeddings input (strings are counted, token arrays are their length). */

@@ -19,6 +19,11 @@ export interface Catalog {
   /** The price row in force at `at`, with the tariff window and prompt-size tier applied. */
   priceAt(model: CatalogModel, at: Date, promptTokens: number): UnitPrices;
   isRetired(model: CatalogModel, at: Date): boolean;
+  /**
+   * The smallest chat context window and first prompt-size price tier (+1), in tokens: below it an exact prompt token
+   * count changes no routing or pricing decision, so the request path may estimate (metering/tokens estimatePromptTokens).
+   */
+  readonly exactCountFrom: number;
 }
 
 function minutesOf(hhmm: string): number {
@@ -87,8 +92,16 @@ export function buildCatalog(file: CatalogFile): Catalog {
     );
   }
 
+  let exactCountFrom = Number.MAX_SAFE_INTEGER;
+  for (const m of file.models) {
+    if (m.kind !== 'chat') continue;
+    exactCountFrom = Math.min(exactCountFrom, m.capabilities.context_window);
+    for (const p of m.prices) for (const t of p.tiers) exactCountFrom = Math.min(exactCountFrom, t.above_prompt_tokens + 1);
+  }
+
   return {
     models: file.models,
+    exactCountFrom,
     resolve: (name) => byName.get(name),
     isRetired: (m, at) => m.shutdown !== undefined && at.getTime() >= m.shutdown.getTime(),
     priceAt(model, at, promptTokens) {
