@@ -83,7 +83,7 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
   const proc = await spawnServer({
     name: 'tollgate',
     cmd: process.execPath,
-    args: [...prof, ...TSX, 'src/main.ts'],
+    args: [...prof, 'build/main.js'], // as `npm start` runs it (run.ts builds first)
     env,
     cpus: ctx.cpus,
     logDir: ctx.logDir,

@@ -53,7 +53,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   const dataDir = config.env.TOLLGATE_DATA_DIR;
   mkdirSync(dataDir, { recursive: true });
 
-  const store = options.store ?? createStore(config);
+  const store = options.store ?? (await createStore(config));
   await store.migrate();
 
   const knownModels = new Set(config.catalog.models.map((m) => m.id));

@@ -29,7 +29,7 @@ export interface CliIo {
 export interface CliDeps {
   io?: CliIo;
   loadConfig?: () => Config;
-  openStore?: (config: Config) => Store;
+  openStore?: (config: Config) => Store | Promise<Store>;
   now?: () => Date;
 }
 
@@ -82,7 +82,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
   let store: Store | null = null;
   try {
     const config = (deps.loadConfig ?? loadConfig)();
-    store = (deps.openStore ?? createStore)(config);
+    store = await (deps.openStore ?? createStore)(config);
     // Migrations are idempotent (and serialised by an advisory lock on Postgres): a fresh database just works.
     await store.migrate();
     if (command === 'migrate') {

@@ -2,12 +2,10 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { SqlStore } from './db.js';
-import { createPgliteStore } from './pglite.js';
 import { createPostgresStore } from './postgres.js';
 
 export type { Store } from './interface.js';
 export type { SqlStore } from './db.js';
-export { createPgliteStore } from './pglite.js';
 export { createPostgresStore } from './postgres.js';
 export { hashKeySecret } from './ids.js';
 
@@ -16,7 +14,10 @@ export function pgliteDataDir(config: Pick<Config, 'env'>): string {
   return join(config.env.TOLLGATE_DATA_DIR, 'pglite');
 }
 
-export function createStore(config: Pick<Config, 'env'>): SqlStore {
+/** PGlite (its WebAssembly Postgres is some 45 MB of RSS once imported) is loaded only when it is the store. */
+export async function createStore(config: Pick<Config, 'env'>): Promise<SqlStore> {
   const url = config.env.DATABASE_URL;
-  return url !== undefined ? createPostgresStore({ url }) : createPgliteStore({ dataDir: pgliteDataDir(config) });
+  if (url !== undefined) return createPostgresStore({ url });
+  const { createPgliteStore } = await import('./pglite.js');
+  return createPgliteStore({ dataDir: pgliteDataDir(config) });
 }

@@ -4,7 +4,7 @@ import { createStore } from './index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const store = createStore(config);
+  const store = await createStore(config);
   try {
     await store.migrate();
     process.stdout.write(`migrations applied (${store.kind})\n`);

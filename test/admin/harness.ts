@@ -7,7 +7,8 @@ import type { AppEnv } from '../../src/http/context.js';
 import { createErrorHandler } from '../../src/http/errors.js';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import type { Store } from '../../src/store/interface.js';
-import { createPgliteStore, createPostgresStore } from '../../src/store/index.js';
+import { createPostgresStore } from '../../src/store/index.js';
+import { createPgliteStore } from '../../src/store/pglite.js';
 import { createTestDatabase } from '../support/services.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';

@@ -10,7 +10,7 @@ import type { Results } from '../../bench/report.js';
 function runQuick(json: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     // Portkey is left out: CI may have no registry access, and its absence must not fail the suite.
-    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--no-portkey', `--json=${json}`], { timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--no-portkey', '--no-build', `--json=${json}`], { timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}\n${stderr}` });
     });
   });

@@ -208,5 +208,5 @@ export async function metricValue(gw: GatewayProcess, name: string): Promise<num
   return m ? Number(m[1]) : null;
 }
 
-/** spawnGateway already runs `node --import tsx src/main.ts` (signals reach the gateway itself, as with `npm start`). */
+/** spawnGateway already runs `node build/main.js` (signals reach the gateway itself, as with `npm start`). */
 export const spawnDirect = spawnGateway;

@@ -1,4 +1,4 @@
-// Runs the gateway as a real process (src/main.ts through tsx), for tests of what only a process shows:
+// Runs the gateway as a real process (build/main.js, as `npm start`), for tests of what only a process shows:
 // several replicas, signals, faults of the services around it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,8 +28,8 @@ export async function freePort(): Promise<number> {
 export async function spawnGateway(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<GatewayProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
-  // As `npm start` runs it: node with the tsx loader (the tsx CLI would turn a SIGTERM into a SIGKILL after 30 ms).
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // As `npm start` runs it: plain node on the build (test/global-setup.ts builds it), so signals reach the gateway itself.
+  const child = spawn(process.execPath, ['build/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
