@@ -1,10 +1,12 @@
 // Soak (issue 9 item 4; not for CI): mixed traffic through a gateway process (Redis + Postgres) for N minutes while
 // faults are injected at random into the simulated providers (and Postgres is cut now and then); RSS sampled; at the
-// end every request the client sent is matched against the ledger by request id.
+// end every request the client sent is matched against the ledger by request id, and the whole is reconciled:
+// requests sent = ledger rows + tollgate_refused_requests_total (the refusals before admission, which have no row).
 // Usage: npx tsx bench/soak.ts [--minutes=10] [--concurrency=16]
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { createTenant, rssKiB, serverPid, startStack } from '../test/faults/support.js';
+import { parseExposition, sumOf, type Sample } from '../test/observability/support.js';
 import type { FaultRule } from '../src/simulator/index.js';
 
 const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, out: { type: 'string' } } });
@@ -84,18 +86,49 @@ await Promise.all([chaos, ...Array.from({ length: concurrency }, client)]);
 clearInterval(sampler);
 await stack.restoreDatabase();
 
-// Wait for the ledger (spool replay included) to hold every request.
-let rows: Array<{ request_id: string }> = [];
+const scrape = async (): Promise<Sample[]> => parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
+
+// Wait for the ledger (spool replay included) to hold everything the gateway metered: its row count reaches
+// tollgate_requests_total and nothing is left queued or spooled. One count per second, then one read of the ids.
+let samples: Sample[] = [];
+let rowCount = 0;
 for (let t = 0; t < 120; t++) {
-  rows = await stack.sql<{ request_id: string }[]>`select request_id from usage_ledger where tenant_id = ${tenantId}`;
-  if ([...sent.keys()].every((id) => rows.some((r) => r.request_id === id)) || rows.length >= sent.size) break;
+  samples = await scrape();
+  [{ n: rowCount }] = await stack.sql<{ n: number }[]>`select count(*)::int as n from usage_ledger where tenant_id = ${tenantId}`;
+  const pending = sumOf(samples, 'tollgate_ledger_queue_events') + sumOf(samples, 'tollgate_ledger_spooled_events');
+  if (pending === 0 && rowCount >= sumOf(samples, 'tollgate_requests_total')) break;
   await new Promise((r) => setTimeout(r, 1_000));
 }
+const rows = await stack.sql<{ request_id: string }[]>`select request_id from usage_ledger where tenant_id = ${tenantId}`;
 const ledgerIds = new Set(rows.map((r) => r.request_id));
-// Requests refused before admission (401/429 from a limit) get no ledger row by design; everything admitted does.
-const admitted = [...sent].filter(([, s]) => s !== 401);
-const missing = admitted.filter(([id]) => !ledgerIds.has(id));
 const dupes = rows.length - ledgerIds.size;
+
+// Request by request, in one pass: a request with a row was metered; one without must have been answered an error
+// (refused before admission). A success without a row is a lost ledger event.
+const notInLedger = new Map<number, number>(); // client status → requests without a ledger row
+const missing: Array<[string, number]> = [];
+let matched = 0;
+for (const [id, status] of sent) {
+  if (ledgerIds.has(id)) matched++;
+  else if (status >= 400) notInLedger.set(status, (notInLedger.get(status) ?? 0) + 1);
+  else missing.push([id, status]);
+}
+const rowsNotSeenByClient = ledgerIds.size - matched; // metered, but the client lost the answer (connection failures)
+
+// The gateway's own count of what it refused, by status and code (all tenants: only the soak tenant sends /v1 traffic).
+const refused = samples.filter((x) => x.name === 'tollgate_refused_requests_total' && x.value > 0);
+const refusedTotal = refused.reduce((a, x) => a + x.value, 0);
+const refusals: Record<string, number> = {};
+for (const x of refused) refusals[`${x.labels.status} ${x.labels.code}`] = (refusals[`${x.labels.status} ${x.labels.code}`] ?? 0) + x.value;
+const refusedByStatus = new Map<number, number>();
+for (const x of refused) refusedByStatus.set(Number(x.labels.status), (refusedByStatus.get(Number(x.labels.status)) ?? 0) + x.value);
+// Every status the client saw without a row is the gateway's refusal count for that status, exactly (when every answer
+// reached the client; a connection failure may hide one answer from the client).
+const statusMismatches = [...new Set([...notInLedger.keys(), ...refusedByStatus.keys()])]
+  .filter((st) => (notInLedger.get(st) ?? 0) !== (refusedByStatus.get(st) ?? 0))
+  .map((st) => ({ status: st, client: notInLedger.get(st) ?? 0, gateway: refusedByStatus.get(st) ?? 0 }));
+const reconciled = sent.size === rows.length + refusedTotal;
+
 const summary = {
   minutes,
   concurrency,
@@ -105,11 +138,19 @@ const summary = {
   faultChanges,
   postgresCuts: pgCuts,
   ledgerRows: rows.length,
+  meteredRequestsTotal: sumOf(samples, 'tollgate_requests_total'),
+  refusedRequestsTotal: refusedTotal,
+  reconciliation: `${sent.size} sent ${reconciled ? '=' : '≠'} ${rows.length} ledger rows + ${refusedTotal} refused`,
+  refusals: Object.fromEntries(Object.entries(refusals).sort()),
   missingFromLedger: missing.length,
   duplicateLedgerRows: dupes,
+  ledgerRowsNotSeenByClient: rowsNotSeenByClient,
+  refusedStatusMismatches: statusMismatches,
   rssMB: { first: rss[0], max: Math.max(...rss), last: rss[rss.length - 1], samples: rss.length },
 };
 log(JSON.stringify(summary, null, 2));
 if (args.out) writeFileSync(args.out, JSON.stringify(summary, null, 2));
 await stack.close();
-process.exit(missing.length === 0 && dupes === 0 ? 0 : 1);
+// Connection failures are requests whose answer the client never saw: then only the per-request checks are exact.
+const accounted = failedToConnect === 0 ? reconciled && statusMismatches.length === 0 : sent.size <= rows.length + refusedTotal;
+process.exit(missing.length === 0 && dupes === 0 && accounted ? 0 : 1);

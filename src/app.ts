@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import type { GatewayDeps } from './gateway/deps.js';
 import { budgetSpecsFor } from './limits/budgets.js';
 import type { AppEnv } from './http/context.js';
-import { createErrorHandler, notFound } from './http/errors.js';
+import { createErrorHandler, createRefusalCounter, notFound } from './http/errors.js';
 import { createV1Routes } from './http/v1.js';
 import { createOpsRoutes } from './http/ops.js';
 import { createKeyAuth } from './http/auth.js';
@@ -56,6 +56,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clock: deps.clock,
     maxFailuresPerMinute: deps.config.file.server.auth_failures_per_minute,
   });
+  // Before auth, so that a 401 or the failed-auth 429 is counted too.
+  app.use('/v1/*', createRefusalCounter(deps.metrics));
   app.use('/v1/*', keyAuth);
   app.get('/v1/spend', createTenantSpendRoute({ store: deps.store, clock: deps.clock }));
   app.route('/v1', createV1Routes(deps));

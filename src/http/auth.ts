@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { GatewayError } from '../errors.js';
 import type { ApiKeyRecord, Store, Tenant } from '../store/interface.js';
 import { bearerToken } from './admin/admin-auth.js';
-import { errorResponse } from './admin/http-error.js';
+import { errorResponse } from './errors.js';
 
 export interface AuthContext {
   tenant: Tenant;

@@ -1,7 +1,9 @@
-// Maps anything thrown in a route to the OpenAI error shape; never a stack trace or a secret in a response.
-import type { Context } from 'hono';
+// Maps anything thrown in a route to the OpenAI error shape; never a stack trace or a secret in a response. Counts the
+// /v1 requests answered with an error that no ledger row accounts for (tollgate_refused_requests_total).
+import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { GatewayError } from '../errors.js';
+import { GatewayError, errorCodes } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { AppEnv } from './context.js';
 
 export interface ErrorLogger {
@@ -20,7 +22,14 @@ export function toGatewayError(err: unknown): GatewayError {
   return new GatewayError('internal_error', 'The gateway had an internal error while processing your request.');
 }
 
+/**
+ * The error each request was answered with through errorResponse() (the error handler, key auth, not found), keyed by
+ * its Hono context: one per request, shared by the sub-apps it passes through.
+ */
+const answered = new WeakMap<Context, GatewayError>();
+
 export function errorResponse(c: Context, err: GatewayError): Response {
+  answered.set(c, err);
   const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
   const id = c.get('requestId') as string | undefined;
   if (id) headers['x-request-id'] = id;
@@ -40,4 +49,45 @@ export function createErrorHandler(logger: ErrorLogger) {
 
 export function notFound(c: Context<AppEnv>): Response {
   return errorResponse(c, new GatewayError('not_found', `Unknown request URL: ${c.req.method} ${c.req.path}.`));
+}
+
+/**
+ * The error code of an error answer, for the metrics: the GatewayError it was made from, else the `code` of its
+ * OpenAI-shaped body when that is one of ours (routes that render errors themselves, such as /v1/spend), else `other`.
+ */
+async function answerCode(c: Context): Promise<string> {
+  const known = answered.get(c);
+  if (known) return known.code;
+  try {
+    const body = (await c.res.clone().json()) as { error?: { code?: unknown } };
+    const code = body.error?.code;
+    if (typeof code === 'string' && Object.hasOwn(errorCodes, code)) return code;
+  } catch {
+    // not JSON: counted, with the code unknown
+  }
+  return 'other';
+}
+
+/**
+ * Middleware for /v1/*, mounted before key auth: every request answered with an error and no ledger row (refused
+ * before admission: 400, 401, 404, 413, 429, a 503 from the router...) is counted once in
+ * tollgate_refused_requests_total. Errors after admission were metered (a ledger row, tollgate_requests_total) and
+ * are not counted again: the metrics see their ledger event under the same request id.
+ */
+export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | 'requestAnswered'>): MiddlewareHandler<AppEnv> {
+  return async function countRefusals(c, next) {
+    const id = c.get('requestId');
+    // Set by key auth once the key is accepted; absent on a 401 and on the failed-auth 429.
+    const tenant = () => (c.get('auth') as AppEnv['Variables']['auth'] | undefined)?.tenant.name ?? null;
+    metrics.requestStarted(id);
+    try {
+      await next();
+    } catch (e) {
+      // Not rendered by the error handler (a throw that is not an Error): the app answers it with a 500.
+      metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status: 500, code: 'internal_error' });
+      throw e;
+    }
+    const status = c.res.status;
+    metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status, code: status >= 400 ? await answerCode(c) : '' });
+  };
 }

@@ -3,6 +3,7 @@ import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LedgerEvent } from '../metering/ledger-event.js';
 import { picoToUsdNumber } from '../metering/money.js';
 import { providerNames, upstreamFailureKinds, type UpstreamError } from '../providers/types.js';
+import { errorCodes } from '../errors.js';
 import type { BudgetPeriod } from '../limits/interface.js';
 import { createCounterFamily, createLabelMapper, type CounterSeries } from './series.js';
 
@@ -11,6 +12,43 @@ export const OTHER = 'other';
 /** Label value when an event has no provider/model (refused before routing) or no route alias (pinned model). */
 export const NONE = 'none';
 export const PINNED = 'pinned';
+/** Tenant label of a refused request that never authenticated (no key, a bad key, the failed-auth limit). */
+export const UNAUTHENTICATED = '-';
+
+/**
+ * The client API paths, as the `route` label of tollgate_refused_requests_total: an id in a path becomes `:id`, and
+ * any other path (a typo, a probe) is `other`, so the label set stays closed whatever clients send.
+ */
+export const v1Routes = [
+  '/v1/chat/completions',
+  '/v1/embeddings',
+  '/v1/responses',
+  '/v1/responses/:id',
+  '/v1/models',
+  '/v1/models/:id',
+  '/v1/route/explain',
+  '/v1/spend',
+] as const;
+const exactV1Routes = new Set<string>(v1Routes.filter((r) => !r.includes(':')));
+
+/** The `route` label of a request path: one of v1Routes, or `other`. */
+export function v1RouteOf(path: string): string {
+  if (exactV1Routes.has(path)) return path;
+  if (path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) return '/v1/models/:id';
+  if (path.startsWith('/v1/responses/') && path.length > '/v1/responses/'.length && !path.includes('/', '/v1/responses/'.length)) return '/v1/responses/:id';
+  return OTHER;
+}
+
+/** What the client was answered, for tollgate_refused_requests_total. */
+export interface RequestAnswer {
+  /** The tenant's name once its key was accepted, else null (labelled `-`). */
+  tenant: string | null;
+  /** The request path (mapped to a v1Routes entry or `other`). */
+  path: string;
+  status: number;
+  /** A code of src/errors.ts; anything else is labelled `other`. */
+  code: string;
+}
 
 /**
  * Token kinds are DISJOINT so that `sum(tollgate_tokens_total)` is the number of tokens billed:
@@ -78,6 +116,17 @@ export interface Metrics {
   setRedisUp(up: boolean): void;
   setCircuit(provider: string, model: string, open: boolean): void;
   cacheRequest(tenant: string | null, result: CacheResult): void;
+  /**
+   * A /v1 request arrived. Until requestAnswered() for the same id, a recordRequest() of an event with this request
+   * id marks the request as metered (it has a ledger row and is in tollgate_requests_total).
+   */
+  requestStarted(requestId: string): void;
+  /**
+   * The answer of a request passed to requestStarted(). An error answer (status >= 400) of a request that was not
+   * metered counts once in tollgate_refused_requests_total; returns whether it did. So every /v1 request answered
+   * is in exactly one of tollgate_requests_total and tollgate_refused_requests_total.
+   */
+  requestAnswered(requestId: string, answer: RequestAnswer): boolean;
   /** Runs before each scrape: pull gauges (ledger stats, circuit snapshot, budgets) instead of pushing them. */
   addCollector(fn: () => void | Promise<void>): void;
   metricsText(): Promise<string>;
@@ -140,6 +189,12 @@ function defineFamilies(registry: Registry) {
   const fallbacks = createCounterFamily(registry, 'tollgate_fallbacks_total', 'Fallbacks from one catalog model to the next.', ['from', 'to']);
   const rateLimited = createCounterFamily(registry, 'tollgate_rate_limited_total', 'Requests refused by a rate limit or budget.', ['tenant', 'limit']);
   const cacheRequests = createCounterFamily(registry, 'tollgate_cache_requests_total', 'Response cache lookups, by result.', ['tenant', 'result']);
+  const refused = createCounterFamily(
+    registry,
+    'tollgate_refused_requests_total',
+    'Client API requests answered with an error and no ledger row (refused before admission), by path, status and error code.',
+    ['tenant', 'route', 'status', 'code'],
+  );
 
   const duration = new Histogram({ name: 'tollgate_request_duration_seconds', help: 'Whole request duration as the client saw it.', labelNames: ['provider', 'model'], buckets: durationBuckets, registers: [registry] });
   const ttft = new Histogram({ name: 'tollgate_time_to_first_token_seconds', help: 'Time until the first content byte was sent to the client.', labelNames: ['provider', 'model'], buckets: ttftBuckets, registers: [registry] });
@@ -151,7 +206,7 @@ function defineFamilies(registry: Registry) {
   const ledgerSpooled = new Gauge({ name: 'tollgate_ledger_spooled_events', help: 'Ledger events in the spool file, waiting for Postgres.', registers: [registry] });
   const redisUp = new Gauge({ name: 'tollgate_redis_up', help: '1 when the limiter reaches Redis, 0 when degraded or down.', registers: [registry] });
   const circuitOpen = new Gauge({ name: 'tollgate_circuit_open', help: '1 while the circuit breaker of a provider model is open.', labelNames: ['provider', 'model'], registers: [registry] });
-  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, cacheRequests, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
+  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, cacheRequests, refused, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
 }
 type Families = ReturnType<typeof defineFamilies>;
 
@@ -163,6 +218,7 @@ interface Labels {
   reasonOf(v: string): string;
   limitOf(v: string): string;
   cacheResultOf(v: string): string;
+  errorCodeOf(v: string): string;
 }
 
 /** Label values only from bounded sets: catalog models, provider names, closed enums, capped tenants and routes. */
@@ -181,7 +237,8 @@ function createLabels(options: MetricsOptions): Labels {
   const reasonOf = closed(upstreamErrorReasons);
   const limitOf = closed(rateLimitKinds);
   const cacheResultOf = closed(cacheResults);
-  return { tenantOf, routeOf, modelOf, providerOf, reasonOf, limitOf, cacheResultOf };
+  const errorCodeOf = closed(Object.keys(errorCodes));
+  return { tenantOf, routeOf, modelOf, providerOf, reasonOf, limitOf, cacheResultOf, errorCodeOf };
 }
 
 /** The series one request touches, created on first use and then found with a few Map lookups. */
@@ -229,10 +286,13 @@ interface RecordContext {
   f: Families;
   cache: ReturnType<typeof createSeriesCache>;
   deriveOverhead: boolean;
+  /** /v1 requests not answered yet → whether a ledger event was recorded for them. Bounded by concurrent requests. */
+  inFlight: Map<string, boolean>;
 }
 
 function recordEvent(ev: LedgerEvent, tenantName: string | null, ctx: RecordContext): void {
   const { l, f, cache } = ctx;
+  if (ctx.inFlight.has(ev.requestId)) ctx.inFlight.set(ev.requestId, true);
   const tenant = l.tenantOf(tenantName);
   const provider = l.providerOf(ev.provider);
   const model = l.modelOf(ev.model);
@@ -269,7 +329,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   }
   const f = defineFamilies(registry);
   const l = createLabels(options);
-  const ctx: RecordContext = { l, f, cache: createSeriesCache(f), deriveOverhead: options.overheadFromEvents !== false };
+  const ctx: RecordContext = { l, f, cache: createSeriesCache(f), deriveOverhead: options.overheadFromEvents !== false, inFlight: new Map() };
   const collectors: Array<() => void | Promise<void>> = [];
 
   return {
@@ -318,6 +378,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     cacheRequest(tenant, result) {
       f.cacheRequests.series([l.tenantOf(tenant), l.cacheResultOf(result)]).value += 1;
+    },
+    requestStarted(requestId) {
+      ctx.inFlight.set(requestId, false);
+    },
+    requestAnswered(requestId, a) {
+      const metered = ctx.inFlight.get(requestId) === true;
+      ctx.inFlight.delete(requestId);
+      if (metered || a.status < 400) return false;
+      const tenant = a.tenant === null ? UNAUTHENTICATED : l.tenantOf(a.tenant);
+      f.refused.series([tenant, v1RouteOf(a.path), statusLabel(a.status), l.errorCodeOf(a.code)]).value += 1;
+      return true;
     },
     addCollector(fn) {
       collectors.push(fn);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { chatRequestSchema, embeddingRequestSchema } from '../../src/api/openai.js';
 import type { Harness } from '../support/harness.js';
-import { expectAlive, expectClean, meteredRequests, send, startFuzzHarness, type Answer } from './support.js';
+import { expectAlive, expectClean, expectEveryRequestAccounted, meteredRequests, send, startFuzzHarness, type Answer } from './support.js';
 
 /** Generous: the suite shares a 2-core machine with other integration suites; nothing here asserts durations. */
 const SLOW = { timeout: 180_000 };
@@ -13,6 +13,8 @@ let h: Harness;
 let key: string;
 let tenantId: string;
 let cases = 0;
+/** Cases sent to the client API (the rest go to /admin). */
+let v1Cases = 0;
 let successes = 0;
 
 beforeAll(async () => {
@@ -29,6 +31,7 @@ afterAll(async () => {
 
 async function post(path: string, body: string, auth: 'key' | 'admin' = 'key', method = 'POST'): Promise<Answer> {
   cases += 1;
+  if (path.startsWith('/v1/')) v1Cases += 1;
   const token = auth === 'key' ? key : h.adminToken;
   const a = await send(`${h.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
   if (a.status < 300 && (path === '/v1/chat/completions' || path === '/v1/embeddings')) successes += 1;
@@ -172,5 +175,10 @@ describe('fuzzed bodies (through HTTP)', SLOW, () => {
     const rows = await h.built.deps.store.ledgerCount({ tenantId });
     expect(rows).toBe(await meteredRequests(h, 'fuzz-bodies'));
     expect(rows).toBeGreaterThanOrEqual(successes);
+    // And every client API request it answered is either metered (a ledger row) or counted as refused, never both.
+    const { sent, metered, refusedByNode } = await expectEveryRequestAccounted(h);
+    expect(metered).toBe(rows);
+    expect(refusedByNode).toBe(0);
+    expect(sent).toBeGreaterThanOrEqual(v1Cases); // expectAlive() sends a few more
   });
 });

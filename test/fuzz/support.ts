@@ -1,4 +1,5 @@
-// Shared checks of the fuzz suites: the exact OpenAI error shape, a raw-socket HTTP client, liveness and metering counts.
+// Shared checks of the fuzz suites: the exact OpenAI error shape, a raw-socket HTTP client, liveness and metering counts
+// (every /v1 request the gateway answered is either metered or counted as refused).
 import { connect } from 'node:net';
 import { expect } from 'vitest';
 import type { FileConfig } from '../../src/config/schema.js';
@@ -53,19 +54,55 @@ export function expectClean(a: Answer, context: string, mustFail = true): void {
   if (a.status >= 400) expectErrorShape(a, context);
 }
 
+/** Client API requests sent to one gateway (by origin), counted by the client as they are answered. */
+interface Tally {
+  /** Answered by the app (the answer carries x-request-id): each must be in the ledger or in the refused counter. */
+  reached: number;
+  /** Refused by Node's HTTP parser before the app (bad header bytes, header overflow): the app never saw them. */
+  refusedByNode: number;
+}
+const tallies = new Map<string, Tally>();
+
+function tallyOf(origin: string): Tally {
+  let t = tallies.get(origin);
+  if (!t) tallies.set(origin, (t = { reached: 0, refusedByNode: 0 }));
+  return t;
+}
+
+function count(url: URL, path: string, a: Answer, reachesApp = false): void {
+  if (!path.startsWith('/v1/')) return;
+  const t = tallyOf(url.origin);
+  if (a.headers['x-request-id'] || reachesApp) t.reached += 1;
+  if (a.headers['x-request-id']) return;
+  // Only Node's own refusals (server-options.ts) may answer without a request id.
+  expect([400, 408, 431], `${path} answered ${a.status} without x-request-id: ${a.text.slice(0, 200)}`).toContain(a.status);
+  t.refusedByNode += 1;
+}
+
 export async function send(url: string, init: RequestInit): Promise<Answer> {
   const res = await fetch(url, init);
   const text = await res.text();
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => (headers[k] = v));
-  return { status: res.status, headers, text };
+  const a = { status: res.status, headers, text };
+  const u = new URL(url);
+  count(u, u.pathname, a);
+  return a;
 }
 
 /**
  * Writes raw bytes to the server and reads the answer (Connection: close expected). fetch cannot send invalid
- * header bytes, duplicate headers as given or a body that lies about its length; a socket can.
+ * header bytes, duplicate headers as given or a body that lies about its length; a socket can. `reachesApp`: the
+ * request as declared reaches the gateway even when the answer read back is Node's refusal of bytes sent after it.
  */
-export function rawRequest(baseUrl: string, bytes: Buffer | string): Promise<Answer> {
+export async function rawRequest(baseUrl: string, bytes: Buffer | string, options: { reachesApp?: boolean } = {}): Promise<Answer> {
+  const a = await rawExchange(baseUrl, bytes);
+  const head = (typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes).subarray(0, 2048).toString('latin1');
+  count(new URL(baseUrl), /^[A-Z]+ (\S+) HTTP/.exec(head)?.[1] ?? '', a, options.reachesApp);
+  return a;
+}
+
+function rawExchange(baseUrl: string, bytes: Buffer | string): Promise<Answer> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -123,13 +160,12 @@ function dechunk(buf: Buffer): Buffer {
 /** The gateway still answers /healthz and a valid chat request after whatever came before. */
 export async function expectAlive(h: Harness, key: string): Promise<void> {
   expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
-  const res = await fetch(`${h.baseURL}/chat/completions`, {
+  const a = await send(`${h.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still there?' }] }),
   });
-  expect(res.status, await res.clone().text()).toBe(200);
-  await res.text();
+  expect(a.status, a.text).toBe(200);
 }
 
 /** Sum of tollgate_requests_total over the series of one tenant label. */
@@ -140,4 +176,32 @@ export async function meteredRequests(h: Harness, tenantName: string): Promise<n
     if (line.startsWith('tollgate_requests_total{') && line.includes(`tenant="${tenantName}"`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+function sumSeries(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/**
+ * Every /v1 request this gateway answered is accounted for once: the client's count equals tollgate_requests_total
+ * (metered: a ledger row) plus tollgate_refused_requests_total (refused before admission), over all tenants.
+ */
+export async function expectEveryRequestAccounted(h: Harness): Promise<{ sent: number; metered: number; refused: number; refusedByNode: number }> {
+  const t = tallyOf(new URL(h.url).origin);
+  let metered = 0;
+  let refused = 0;
+  // A stream is metered as it ends, a moment after the client read its last byte.
+  await expect
+    .poll(async () => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      metered = sumSeries(text, 'tollgate_requests_total');
+      refused = sumSeries(text, 'tollgate_refused_requests_total');
+      return metered + refused;
+    }, { timeout: 5_000 })
+    .toBe(t.reached);
+  expect(refused).toBeGreaterThan(0);
+  expect(metered).toBeGreaterThan(0);
+  return { sent: t.reached, metered, refused, refusedByNode: t.refusedByNode };
 }
