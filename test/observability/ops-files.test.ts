@@ -90,7 +90,8 @@ describe('Dockerfile', () => {
   it('builds on node:20-slim with npm ci and runs the gateway with node directly (signals reach it)', () => {
     expect(text).toMatch(/^FROM node:20-slim$/m);
     expect(text).toMatch(/^RUN npm ci\b/m);
-    expect(text).toMatch(/^CMD \["node", "--import", "tsx", "src\/main.ts"\]$/m);
+    expect(text).toMatch(/^RUN node scripts\/build.mjs$/m);
+    expect(text).toMatch(/^CMD \["node", "build\/main.js"\]$/m);
   });
   it('copies only paths that exist, and never node_modules', () => {
     for (const m of text.matchAll(/^COPY (.+) \S+$/gm)) for (const p of m[1].split(/\s+/)) expect(existsSync(join(root, p)), p).toBe(true);
