@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { latency1, streaming, throughput, type Target } from './load.js';
 import { cpuSeconds, rssMb } from './procs.js';
-import { monitorRedis, pgCommits } from './services.js';
+import { monitorRedis, pgCommits, redisReads } from './services.js';
 import { simSettings, type Running } from './targets.js';
 import { median, type Row, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
@@ -157,6 +157,7 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
   const notes: string[] = [];
   for (const rate of plan.rates) {
     const monitor = await monitorRedis(redisUrl);
+    const readsA = await redisReads(redisUrl);
     const durationS = Math.ceil((plan.rateLeadMs + plan.rateWindowMs + 500) / 1000);
     const load = throughput(tg.target, { connections: 8, durationS, overallRate: rate, maxTokens: plan.maxTokens });
     await sleep(plan.rateLeadMs);
@@ -167,15 +168,19 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
     const pgPerS = (pgB - pgA) / ((performance.now() - t0) / 1000);
     const r = await load;
     await sleep(500); // budget settlements run after the response
+    const readsB = await redisReads(redisUrl);
     const counts = monitor.stop();
     const requests = r.ok + r.errors;
     const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
     const per = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / requests).toFixed(2)}`).join(', ') || 'none';
-    const trips = sum(counts.topLevel) / requests;
+    const commands = sum(counts.topLevel) / requests;
+    // Less the INFO call that took the second reading (the first is before readsA was counted).
+    const trips = (readsB - readsA - 1) / requests;
     const inner = sum(counts.inLua) / requests;
-    log(`[fixed rate ${rate}/s] ${requests} requests (${r.errors} errors): Redis ${trips.toFixed(2)} round trips/request (${per(counts.topLevel)}), ${inner.toFixed(2)} commands inside Lua; Postgres ${pgPerS.toFixed(1)} commits/s`);
+    log(`[fixed rate ${rate}/s] ${requests} requests (${r.errors} errors): Redis ${trips.toFixed(2)} round trips/request carrying ${commands.toFixed(2)} commands (${per(counts.topLevel)}), ${inner.toFixed(2)} commands inside Lua; Postgres ${pgPerS.toFixed(1)} commits/s`);
     notes.push(`At ${rate} req/s (${requests} requests): Redis commands sent per request: ${per(counts.topLevel)}; run inside Lua scripts per request: ${per(counts.inLua)}.`);
-    rows.push({ label: `Redis round trips per request @${rate}/s`, unit: 'cmd', values: { tollgate: trips }, applies: ['tollgate'], ratios: false, decimals: 2, goal: '≤ 1 on admission (+ settle)' });
+    rows.push({ label: `Redis round trips per request @${rate}/s (socket reads by Redis)`, unit: 'trips', values: { tollgate: trips }, applies: ['tollgate'], ratios: false, decimals: 2, goal: '≤ 1 on admission', met: trips <= 1.05 });
+    rows.push({ label: `Redis commands per request @${rate}/s`, unit: 'cmd', values: { tollgate: commands }, applies: ['tollgate'], ratios: false, decimals: 2 });
     rows.push({ label: `Redis commands inside Lua per request @${rate}/s`, unit: 'cmd', values: { tollgate: inner }, applies: ['tollgate'], ratios: false, decimals: 1 });
     rows.push({ label: `Postgres commits per second @${rate}/s`, unit: '1/s', values: { tollgate: pgPerS }, applies: ['tollgate'], ratios: false, decimals: 1, goal: 'set by the batch interval' });
   }

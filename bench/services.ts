@@ -1,6 +1,7 @@
 // Benchmark backing services: a private redis-server (clean INFO commandstats), a private Postgres database
 // (pg_stat_database of that database only), and a tenant with every limit configured, made through the admin API.
 import { connect } from 'node:net';
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createTestDatabase, DATABASE_URL } from '../test/support/services.js';
 import { freePort, spawnServer, type Spawned } from './procs.js';
@@ -24,6 +25,22 @@ export interface RedisCounts {
   topLevel: Map<string, number>;
   /** Commands run inside Lua scripts, by name (no round trip of their own). */
   inLua: Map<string, number>;
+}
+
+/**
+ * Socket reads Redis has processed (INFO stats total_reads_processed, Redis 6.2+): one per round trip from a client,
+ * however many pipelined commands it carried. The bench's Redis serves Tollgate alone.
+ */
+export async function redisReads(url: string): Promise<number> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    const m = /total_reads_processed:(\d+)/.exec(await r.info('stats'));
+    if (!m) throw new Error('this Redis does not report total_reads_processed');
+    return Number(m[1]);
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** Watches every command through MONITOR; lines marked `[db lua]` ran inside a script. Stop to read the counts. */

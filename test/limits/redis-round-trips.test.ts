@@ -1,0 +1,88 @@
+// One Redis round trip per request: a settlement waits for the next admission's write (or a short timer) instead of
+// costing a write of its own, and Redis still sees every settlement before the admission that follows it.
+// Counted on a private redis-server (INFO stats total_reads_processed: socket reads, one per round trip).
+import type { ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Limiter } from '../../src/limits/interface.js';
+import { createRedisLimiter, limiterRedisOptions } from '../../src/limits/redis-limiter.js';
+import { uniqueId } from '../support/services.js';
+import { freePort, startRedisServer, stopRedisServer } from './support/redis.js';
+import { daySpec, request, settlement, T0 } from './support/requests.js';
+
+let server: ChildProcess | null = null;
+let redis: Redis;
+let probe: Redis;
+let limiter: Limiter;
+const BUDGET = 1_000_000_000_000n;
+
+async function reads(): Promise<number> {
+  const m = /total_reads_processed:(\d+)/.exec(await probe.info('stats'));
+  return Number(m?.[1]);
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  server = await startRedisServer(port);
+  redis = new Redis(`redis://127.0.0.1:${port}`, { ...limiterRedisOptions, enableAutoPipelining: true });
+  probe = new Redis(`redis://127.0.0.1:${port}`);
+  await Promise.all([new Promise((r) => redis.once('ready', r)), probe.ping()]);
+  limiter = createRedisLimiter({ redis, keyPrefix: uniqueId('tgrt'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
+});
+
+afterAll(async () => {
+  await limiter?.close();
+  redis?.disconnect();
+  probe?.disconnect();
+  await stopRedisServer(server);
+});
+
+describe('Redis round trips per request', () => {
+  it('a settlement rides on the next admission: N requests in about N round trips, not 2N', async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const n = 200;
+    // The scripts are loaded (and the counter seeded) once, as on any warm gateway.
+    const warm = request({ tenantId, budgets, reservePico: 10n });
+    await limiter.admit(warm);
+    await limiter.settle(settlement(warm, 5n));
+    const before = await reads();
+    const settled: Array<Promise<void>> = [];
+    for (let i = 0; i < n; i++) {
+      const req = request({ tenantId, budgets, reservePico: 1_000n, now: T0 + i });
+      const r = await limiter.admit(req);
+      expect(r.ok).toBe(true);
+      settled.push(limiter.settle(settlement(req, 700n, 0, T0 + i))); // as the gateway: not awaited before the next request
+      // The next request arrives later, on its own I/O event: a settlement sent right away would be a write of its own.
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(settled);
+    const trips = (await reads()) - before - 1; // less the INFO that read the counter
+    expect(trips).toBeGreaterThanOrEqual(n);
+    // A stalled machine may let the odd timer fire first (an extra trip); two per request would be 2n.
+    expect(trips).toBeLessThan(n * 1.25);
+    // Nothing lost or reordered: every reservation turned into its actual cost.
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(5n + 700n * BigInt(n));
+  });
+
+  it('a settlement with no admission after it still goes out on its own (the timer), and a state read sees it', async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const req = request({ tenantId, budgets, reservePico: 1_000n });
+    await limiter.admit(req);
+    await limiter.settle(settlement(req, 123n)); // resolves once Redis has it, with nothing else to ride on
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(123n);
+  });
+
+  it('a state read right after a settlement flushes it first: the actual cost, not the reservation', async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const req = request({ tenantId, budgets, reservePico: 1_000_000n });
+    await limiter.admit(req);
+    void limiter.settle(settlement(req, 42n));
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(42n);
+  });
+});
