@@ -1,5 +1,6 @@
 // createApp(deps): the whole Hono application. It never listens: main.ts serves it, tests call app.request() or serve it.
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { GatewayDeps } from './gateway/deps.js';
 import { budgetSpecsFor } from './limits/budgets.js';
@@ -27,8 +28,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const id = `req_${randomUUID().replaceAll('-', '')}`;
     c.set('requestId', id);
     c.set('t0', performance.now());
+    // Served by @hono/node-server: set on the Node response, which merges it into whatever headers the answer writes.
+    // Reading c.res.headers instead would turn every lightweight Response into a full one (~5% of the CPU per request).
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.setHeader('x-request-id', id);
     await next();
-    c.res.headers.set('x-request-id', id);
+    if (!outgoing) c.res.headers.set('x-request-id', id);
   });
   app.onError(createErrorHandler(deps.logger));
   app.notFound(notFound);
