@@ -62,9 +62,10 @@ export async function throughput(t: Target, o: { connections: number; durationS?
     headers: { 'content-type': 'application/json', ...t.headers },
     body: chatBody(t, false, o.maxTokens),
     connections: o.connections,
-    duration: o.durationS,
-    amount: o.amount,
-    overallRate: o.overallRate,
+    // autocannon refuses an explicit `duration: undefined` (the --soak run by request count).
+    ...(o.durationS !== undefined ? { duration: o.durationS } : {}),
+    ...(o.amount !== undefined ? { amount: o.amount } : {}),
+    ...(o.overallRate !== undefined ? { overallRate: o.overallRate } : {}),
     timeout: 30,
   });
   return { rps: r['2xx'] / r.duration, ok: r['2xx'], errors: r.non2xx + r.errors + r.timeouts };

@@ -192,13 +192,21 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
 export async function soakPhase(sim: string, tg: Running, total: number, log: Log): Promise<{ rows: Row[]; notes: string[] }> {
   await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
   const step = Math.ceil(total / 10);
+  // V8 heap in use (tollgate_nodejs_heap_size_used_bytes): a leak grows it whatever the allocator does with RSS.
+  const heapMb = async () => {
+    const text = await (await fetch(`${tg.target.origin}/metrics`)).text();
+    const m = /^tollgate_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+    return m ? Number(m[1]) / 1e6 : NaN;
+  };
   const series: number[] = [rssMb(tg.proc.serverPid)];
+  const heap: number[] = [await heapMb()];
   let errors = 0;
   for (let done = 0; done < total; done += step) {
     const r = await throughput(tg.target, { connections: 32, amount: step, maxTokens: 32 });
     errors += r.errors;
     series.push(rssMb(tg.proc.serverPid));
-    log(`[soak] ${done + step} requests: RSS ${series[series.length - 1].toFixed(0)} MB, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
+    heap.push(await heapMb());
+    log(`[soak] ${done + step} requests: RSS ${series[series.length - 1].toFixed(0)} MB, heap used ${heap[heap.length - 1].toFixed(1)} MB, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
   }
   const tenth = series[2];
   const last = series[series.length - 1];
@@ -206,9 +214,13 @@ export async function soakPhase(sim: string, tg: Running, total: number, log: Lo
     rows: [
       { label: `RSS after 10% of ${total} requests`, unit: 'MB', values: { tollgate: tenth }, applies: ['tollgate'], ratios: false, decimals: 0 },
       { label: `RSS after ${total} requests`, unit: 'MB', values: { tollgate: last }, applies: ['tollgate'], ratios: false, decimals: 0, goal: 'flat (no leak)', met: last <= tenth * 1.15 },
+      { label: `heap used after 10% / all of ${total} requests`, unit: 'MB', values: { tollgate: heap[heap.length - 1] }, applies: ['tollgate'], ratios: false, decimals: 1, goal: `flat (10%: ${heap[2].toFixed(1)})`, met: heap[heap.length - 1] <= heap[2] * 1.25 },
       { label: `soak errors`, unit: 'count', values: { tollgate: errors }, applies: ['tollgate'], ratios: false, decimals: 0, goal: '0', met: errors === 0 },
     ],
-    notes: [`Soak RSS series (MB, every ${step} requests): ${series.map((x) => x.toFixed(0)).join(' → ')}.`],
+    notes: [
+      `Soak RSS series (MB, every ${step} requests): ${series.map((x) => x.toFixed(0)).join(' → ')}.`,
+      `Soak heap-used series (MB, tollgate_nodejs_heap_size_used_bytes at the same points): ${heap.map((x) => x.toFixed(1)).join(' → ')}.`,
+    ],
   };
 }
 
