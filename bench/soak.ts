@@ -80,7 +80,21 @@ const chaos = (async () => {
   }
   stack.sim.clearFaults();
 })();
-const sampler = setInterval(() => rss.push(rssKiB(pid) / 1024), 10_000);
+// Every 10 s: RSS, and the V8 heap in use and the ledger queue from /metrics (a leak grows the heap in use; the
+// queue holds events in memory while Postgres is cut, up to ledger.max_queue, then spools them to disk).
+const heap: number[] = [];
+const queued: number[] = [];
+const sampler = setInterval(() => {
+  rss.push(rssKiB(pid) / 1024);
+  fetch(`${gw.url}/metrics`)
+    .then(async (r) => {
+      const text = await r.text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      heap.push(value('tollgate_nodejs_heap_size_used_bytes') / 1e6);
+      queued.push(value('tollgate_ledger_queue_events'));
+    })
+    .catch(() => {});
+}, 10_000);
 log(`${minutes} min, ${concurrency} clients, gateway pid ${pid}`);
 await Promise.all([chaos, ...Array.from({ length: concurrency }, client)]);
 clearInterval(sampler);
@@ -147,6 +161,11 @@ const summary = {
   ledgerRowsNotSeenByClient: rowsNotSeenByClient,
   refusedStatusMismatches: statusMismatches,
   rssMB: { first: rss[0], max: Math.max(...rss), last: rss[rss.length - 1], samples: rss.length },
+  // One reading a minute (every sixth 10-second sample).
+  rssPerMinuteMB: rss.filter((_, i) => i % 6 === 5).map((x) => Math.round(x)),
+  heapUsedPerMinuteMB: heap.filter((_, i) => i % 6 === 5).map((x) => Math.round(x)),
+  ledgerQueuePerMinute: queued.filter((_, i) => i % 6 === 5),
+  heapUsedMB: { min: Math.round(Math.min(...heap)), max: Math.round(Math.max(...heap)), last: Math.round(heap[heap.length - 1]) },
 };
 log(JSON.stringify(summary, null, 2));
 if (args.out) writeFileSync(args.out, JSON.stringify(summary, null, 2));

@@ -77,8 +77,6 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
     OPENAI_API_KEY: SIM_KEY,
     OPENAI_BASE_URL: `${o.simOrigin}/openai/v1`,
     LOG_LEVEL: 'info', // the production default: the per-request access log stays on
-    // Ablations of V8 flags (e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=4): Tollgate only.
-    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...o.extraEnv,
   };
   const prof = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
