@@ -46,7 +46,7 @@ export function machine(pinning: string): Results['machine'] {
 export function gitCommit(): string {
   try {
     const sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain -- src bench', { encoding: 'utf8' }).trim() ? ' (src/ or bench/ has uncommitted changes)' : '';
+    const dirty = execSync('git status --porcelain -- src bench :!bench/RESULTS.md', { encoding: 'utf8' }).trim() ? ' (src/ or bench/ has uncommitted changes)' : '';
     return sha + dirty;
   } catch {
     return 'unknown';
