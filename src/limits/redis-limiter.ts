@@ -58,8 +58,9 @@ const isLocalError = (err: unknown) => err instanceof RangeError || err instance
 /**
  * How long a settlement may wait for a Redis write to ride on. Each one is otherwise a socket write of its own (a
  * tenth of the gateway's CPU under load, most of it the write syscall); deferred, it goes out with the next admission
- * or state read, which flushes them first (so Redis sees the same order), or with this timer (below ~40 req/s). `now` travels inside
- * the settlement, so the delay changes no refill, no charge, only when the reservation turns into the actual cost.
+ * or state read, which flushes them first (so Redis sees the same order), or with this timer (below ~40 req/s).
+ * `now` travels inside the settlement, so the delay changes no refill and no charge, only when the reservation turns
+ * into the actual cost.
  */
 const SETTLE_DEFER_MS = 25;
 

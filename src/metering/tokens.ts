@@ -3,25 +3,24 @@
 import { createRequire } from 'node:module';
 import type { ChatMessage, ChatRequest } from '../api/openai.js';
 
-type CountFn = (text: string) => number;
-let o200k: CountFn | null = null;
+interface O200k {
+  countTokens(text: string): number;
+  encode(text: string): number[];
+}
+let o200k: O200k | null = null;
 
 /**
  * gpt-tokenizer's o200k tables cost about 70 MB of heap and 200 ms to build: loaded (synchronously, once) on the first
- * exact count, which a gateway serving ordinary chat traffic may never need (see estimatePromptTokens).
+ * exact count, which a gateway serving ordinary chat traffic may never need (see estimatePromptTokens). Everything
+ * that tokenizes goes through here, so one copy is ever loaded.
  */
-function tokenizer(): CountFn {
-  o200k ??= (createRequire(import.meta.url)('gpt-tokenizer') as { countTokens: CountFn }).countTokens;
+export function tokenizer(): O200k {
+  o200k ??= createRequire(import.meta.url)('gpt-tokenizer') as O200k;
   return o200k;
 }
 
-/** True once the tokenizer tables are in memory (for tests and the benchmark's memory figures). */
-export function tokenizerLoaded(): boolean {
-  return o200k !== null;
-}
-
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : tokenizer()(text);
+  return text.length === 0 ? 0 : tokenizer().countTokens(text);
 }
 
 /** Per-message framing overhead of the chat format (role and separators), as OpenAI counts it. */

@@ -1,6 +1,6 @@
 // Implicit prompt caching as the providers do it: a later prompt sharing a token prefix with an earlier one gets cached tokens.
-import { encode } from 'gpt-tokenizer';
 import { Lru } from './util.js';
+import { tokenizer } from '../metering/tokens.js';
 
 export interface CacheRule {
   /** Cached tokens are a multiple of this (OpenAI and Gemini 128, DeepSeek 64). */
@@ -41,7 +41,7 @@ export function createPromptCache(options: { scopes?: number } = {}): PromptCach
   function tokensOf(conversation: string): readonly number[] {
     let t = encodings.get(conversation);
     if (!t) {
-      t = encode(conversation);
+      t = tokenizer().encode(conversation);
       encodings.set(conversation, t);
     }
     return t;
