@@ -207,7 +207,13 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
     const entry = cache.get(secret);
     let found: Lookup;
     try {
-      found = entry !== undefined && entry.expiresAt > now ? entry.value : await lookup(secret, now);
+      if (entry !== undefined && entry.expiresAt > now) {
+        found = entry.value;
+        // Refresh ahead: a key in use is looked up again in the background during the second half of its TTL, so no
+        // request of an active key waits for the store, and no cached answer is ever older than the TTL (the
+        // revocation bound). Unknown keys are not refreshed: a guesser gets no extra store queries.
+        if (found !== null && entry.expiresAt - now < ttlMs / 2) lookup(secret, now).catch(() => {});
+      } else found = await lookup(secret, now);
     } catch (e) {
       if (e instanceof GatewayError) return errorResponse(c, e);
       throw e;

@@ -72,6 +72,57 @@ describe('key auth', () => {
     expect(inst.calls()).toBe(2);
   });
 
+  it('refreshes a key in use in the background: after the first, no request waits for the store', async () => {
+    const clock = createClock();
+    let calls = 0;
+    let gate: Promise<void> = Promise.resolve();
+    let open: () => void = () => {};
+    let last: Promise<unknown> = Promise.resolve();
+    const gated: Store = Object.create(base) as Store;
+    gated.findKeyByHash = (hash: string) => {
+      calls += 1;
+      const p = gate.then(() => base.findKeyByHash(hash));
+      last = p;
+      return p;
+    };
+    const app = createTestApp({ store: gated, clock: clock.now, ttlMs: 2000 });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect(calls).toBe(1);
+    // From now on the store answers only when the test says so: a request that waited for it would never finish.
+    gate = new Promise((resolve) => (open = resolve));
+    clock.advance(999); // first half of the TTL: served from the cache, nothing asked
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect(calls).toBe(1);
+    clock.advance(501); // second half: served from the cache at once, a refresh goes to the store meanwhile
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect(calls).toBe(2); // one refresh, shared
+    open();
+    await last;
+    await new Promise((r) => setImmediate(r)); // the cache is updated in the lookup's own continuation
+    clock.advance(1000); // past the first answer's TTL (2000), within the refreshed one (1500 + 2000)
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    expect(calls).toBe(2);
+  });
+
+  it('a revocation seen by the background refresh takes effect within the TTL', async () => {
+    const clock = createClock();
+    let last: Promise<unknown> = Promise.resolve();
+    const watched: Store = Object.create(base) as Store;
+    watched.findKeyByHash = (hash: string) => (last = base.findKeyByHash(hash)) as ReturnType<Store['findKeyByHash']>;
+    const app = createTestApp({ store: watched, clock: clock.now, ttlMs: 2000 });
+    const k = await newKey();
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+    await base.revokeKey(k.id);
+    clock.advance(1500);
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200); // cached; refresh starts
+    await last;
+    await new Promise((r) => setImmediate(r));
+    clock.advance(100); // still inside the first TTL, but the refresh has seen the revocation
+    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(401);
+  });
+
   it('invalidateKeyCache() makes a same-instance revocation immediate', async () => {
     const clock = createClock();
     const app = createTestApp({ store: base, clock: clock.now, ttlMs: 60_000 });
