@@ -5,6 +5,7 @@
 // Usage: npx tsx bench/soak.ts [--minutes=10] [--concurrency=16]
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createTenant, rssKiB, serverPid, startStack } from '../test/faults/support.js';
 import { parseExposition, sumOf, type Sample } from '../test/observability/support.js';
 import type { FaultRule } from '../src/simulator/index.js';
@@ -14,6 +15,8 @@ const minutes = Number(args.minutes);
 const concurrency = Number(args.concurrency);
 const log = (s: string) => process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
+// The gateway process runs build/main.js, as `npm start` does: build it from the current src/ first.
+execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 const stack = await startStack({ latencyMs: 2, ttftMs: 5, chunkDelayMs: 1 });
 const gw = await stack.gateway({ direct: true, config: { ledger: { batch_size: 500, flush_interval_ms: 250, max_queue: 20_000 } } });
 const { key, tenantId } = await createTenant(gw, 'soak', { routes: { auto: { strategy: 'cheapest', max_attempts: 3 } } });
