@@ -17,7 +17,10 @@ export interface PgliteStoreOptions {
 /** One process at a time may open a PGlite directory. */
 export function createPgliteStore(options: PgliteStoreOptions = {}): SqlStore {
   if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
-  const client = options.dataDir !== undefined ? new PGlite(options.dataDir) : new PGlite();
+  // Postgres' default 128 MB of shared buffers lives inside the WASM memory; a single-process store needs far less
+  // (the embedded mode is for development and demos: about 100 MB less RSS).
+  const pgOptions = { postgresqlconf: ['shared_buffers=16MB'] };
+  const client = options.dataDir !== undefined ? new PGlite(options.dataDir, pgOptions) : new PGlite(pgOptions);
   const db: Db = drizzle({ client, schema });
   return {
     kind: 'pglite',
