@@ -29,46 +29,45 @@ const PER_REPLY = 3;
 /** A flat charge for an image part: real costs depend on size and detail; this keeps estimates in the right range. */
 const IMAGE_TOKENS = 765;
 
-function contentTokens(content: ChatMessage['content']): number {
-  if (content == null) return 0;
-  if (typeof content === 'string') return countTokens(content);
-  let n = 0;
-  for (const part of content) {
-    if (part.type === 'text') n += countTokens(part.text);
-    else if (part.type === 'image_url') n += IMAGE_TOKENS;
-    else if (part.type === 'refusal') n += countTokens(part.refusal);
+/**
+ * Walks the billable text of a chat request (message contents, assistant tool calls, tool definitions, the JSON
+ * schema), handing each piece to `measure` and summing what it returns; gives back that sum and the framing tokens
+ * (per message, per reply, per image) that no text measure sees.
+ */
+function measurePrompt(req: Pick<ChatRequest, 'messages' | 'tools' | 'response_format'>, measure: (text: string) => number): { text: number; framing: number } {
+  let text = 0;
+  let framing = PER_REPLY;
+  const content = (c: ChatMessage['content']) => {
+    if (c == null) return;
+    if (typeof c === 'string') {
+      text += measure(c);
+      return;
+    }
+    for (const part of c) {
+      if (part.type === 'text') text += measure(part.text);
+      else if (part.type === 'image_url') framing += IMAGE_TOKENS;
+      else if (part.type === 'refusal') text += measure(part.refusal);
+    }
+  };
+  for (const m of req.messages) {
+    framing += PER_MESSAGE;
+    content(m.content);
+    if (m.role === 'assistant' && m.tool_calls) {
+      for (const c of m.tool_calls) text += measure(c.function.name) + measure(c.function.arguments);
+    }
   }
-  return n;
+  if (req.tools?.length) text += measure(JSON.stringify(req.tools));
+  if (req.response_format?.type === 'json_schema') text += measure(JSON.stringify(req.response_format.json_schema));
+  return { text, framing };
 }
 
 /** Prompt tokens of a chat request: messages, tool definitions and schema, as an estimate of what the provider will bill. */
 export function countPromptTokens(req: Pick<ChatRequest, 'messages' | 'tools' | 'response_format'>): number {
-  let n = PER_REPLY;
-  for (const m of req.messages) {
-    n += PER_MESSAGE + contentTokens(m.content);
-    if (m.role === 'assistant' && m.tool_calls) {
-      for (const c of m.tool_calls) n += countTokens(c.function.name) + countTokens(c.function.arguments);
-    }
-  }
-  if (req.tools?.length) n += countTokens(JSON.stringify(req.tools));
-  if (req.response_format?.type === 'json_schema') n += countTokens(JSON.stringify(req.response_format.json_schema));
-  return n;
+  const { text, framing } = measurePrompt(req, countTokens);
+  return framing + text;
 }
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-function contentBytes(content: ChatMessage['content']): { bytes: number; images: number } {
-  if (content == null) return { bytes: 0, images: 0 };
-  if (typeof content === 'string') return { bytes: utf8(content), images: 0 };
-  let bytes = 0;
-  let images = 0;
-  for (const part of content) {
-    if (part.type === 'text') bytes += utf8(part.text);
-    else if (part.type === 'image_url') images++;
-    else if (part.type === 'refusal') bytes += utf8(part.refusal);
-  }
-  return { bytes, images };
-}
 
 /**
  * Prompt tokens for routing, reservations and limits, without the tokenizer when it cannot matter. o200k is a byte-level
@@ -78,18 +77,7 @@ function contentBytes(content: ChatMessage['content']): { bytes: number; images:
  * returned. Larger prompts are counted exactly. What is billed comes from the provider's usage, never from this.
  */
 export function estimatePromptTokens(req: Pick<ChatRequest, 'messages' | 'tools' | 'response_format' | 'max_tokens' | 'max_completion_tokens'>, exactFrom: number): number {
-  let bytes = 0;
-  let framing = PER_REPLY;
-  for (const m of req.messages) {
-    const c = contentBytes(m.content);
-    bytes += c.bytes;
-    framing += PER_MESSAGE + c.images * IMAGE_TOKENS;
-    if (m.role === 'assistant' && m.tool_calls) {
-      for (const t of m.tool_calls) bytes += utf8(t.function.name) + utf8(t.function.arguments);
-    }
-  }
-  if (req.tools?.length) bytes += utf8(JSON.stringify(req.tools));
-  if (req.response_format?.type === 'json_schema') bytes += utf8(JSON.stringify(req.response_format.json_schema));
+  const { text: bytes, framing } = measurePrompt(req, utf8);
   const maxOut = req.max_completion_tokens ?? req.max_tokens ?? 0;
   if (framing + bytes + Math.max(maxOut, 0) + 1 > exactFrom) return countPromptTokens(req);
   return framing + Math.ceil(bytes / 4);
