@@ -75,7 +75,8 @@ class FailoverLimiter implements Limiter {
   /** Settlements waiting to go out with the next Redis command (see SETTLE_DEFER_MS). */
   private deferred: Array<{ s: Settlement; done: () => void }> = [];
   private deferTimer: NodeJS.Timeout | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The settlements sent by the last flush: Redis answers one connection in order, so awaiting these awaits all. */
+  private lastFlush: Promise<unknown> = Promise.resolve();
   private dropped = 0;
   private replaying = false;
   private nextProbeAt = 0;
@@ -147,25 +148,19 @@ class FailoverLimiter implements Limiter {
     if (this.deferred.length === 0) return;
     const batch = this.deferred;
     this.deferred = [];
-    for (const { s, done } of batch) {
-      if (!this.usable()) {
-        this.queue(s);
-        done();
-        continue;
-      }
-      const p: Promise<void> = this.core.settle(s).then(
-        () => {},
-        (err: unknown) => {
+    this.lastFlush = Promise.all(
+      batch.map(({ s, done }) => {
+        if (!this.usable()) {
+          this.queue(s);
+          return done();
+        }
+        const failed = (err: unknown) => {
           this.outage(err);
           this.queue(s);
-        },
-      );
-      this.inFlight.add(p);
-      void p.finally(() => {
-        this.inFlight.delete(p);
-        done();
-      });
-    }
+        };
+        return this.core.settle(s).catch(failed).then(done);
+      }),
+    );
   }
 
   async budgetState(tenantId: string, budgets: BudgetSpec[]): Promise<BudgetState[]> {
@@ -193,7 +188,7 @@ class FailoverLimiter implements Limiter {
 
   async close(): Promise<void> {
     this.flushSettles();
-    await Promise.all(this.inFlight);
+    await this.lastFlush;
     this.options.redis.off('error', this.onError);
     this.options.redis.off('ready', this.onReady);
     this.admittedBy.clear();
