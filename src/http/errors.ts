@@ -2,7 +2,7 @@
 // /v1 requests answered with an error that no ledger row accounts for (tollgate_refused_requests_total).
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { GatewayError, errorCodes } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AppEnv } from './context.js';
 
@@ -30,10 +30,8 @@ const answered = new WeakMap<Context, GatewayError>();
 
 export function errorResponse(c: Context, err: GatewayError): Response {
   answered.set(c, err);
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
-  const id = c.get('requestId') as string | undefined;
-  if (id) headers['x-request-id'] = id;
-  return new Response(JSON.stringify(err.toBody()), { status: err.status, headers });
+  // x-request-id is added to every answer by the app's first middleware (src/app.ts).
+  return new Response(JSON.stringify(err.toBody()), { status: err.status, headers: { 'content-type': 'application/json', ...err.headers } });
 }
 
 export function createErrorHandler(logger: ErrorLogger) {
@@ -49,23 +47,6 @@ export function createErrorHandler(logger: ErrorLogger) {
 
 export function notFound(c: Context<AppEnv>): Response {
   return errorResponse(c, new GatewayError('not_found', `Unknown request URL: ${c.req.method} ${c.req.path}.`));
-}
-
-/**
- * The error code of an error answer, for the metrics: the GatewayError it was made from, else the `code` of its
- * OpenAI-shaped body when that is one of ours (routes that render errors themselves, such as /v1/spend), else `other`.
- */
-async function answerCode(c: Context): Promise<string> {
-  const known = answered.get(c);
-  if (known) return known.code;
-  try {
-    const body = (await c.res.clone().json()) as { error?: { code?: unknown } };
-    const code = body.error?.code;
-    if (typeof code === 'string' && Object.hasOwn(errorCodes, code)) return code;
-  } catch {
-    // not JSON: counted, with the code unknown
-  }
-  return 'other';
 }
 
 /**
@@ -88,6 +69,7 @@ export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | '
       throw e;
     }
     const status = c.res.status;
-    metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status, code: status >= 400 ? await answerCode(c) : '' });
+    // Every error answer of the app goes through errorResponse(), which notes its error; anything else is `other`.
+    metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status, code: status >= 400 ? (answered.get(c)?.code ?? 'other') : '' });
   };
 }

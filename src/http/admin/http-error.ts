@@ -1,9 +1,9 @@
-// Turns GatewayErrors and zod issues into OpenAI-shaped error responses for the admin API and the auth middleware.
+// Turns zod issues into GatewayErrors, and GatewayErrors into responses (through http/errors.ts errorResponse), for the admin API.
 import type { Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../body.js';
+import { errorResponse } from '../errors.js';
 
 /** `routes.auto.strategy`, `messages[0].content`: the OpenAI way of naming a field in `param`. */
 export function formatIssuePath(path: readonly PropertyKey[], prefix?: string): string | null {
@@ -29,10 +29,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
   const r = schema.safeParse(value);
   if (!r.success) throw validationError(r.error, prefix);
   return r.data;
-}
-
-export function errorResponse(c: Context, e: GatewayError): Response {
-  return c.json(e.toBody(), e.status as ContentfulStatusCode, e.headers);
 }
 
 /**
