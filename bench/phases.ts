@@ -8,6 +8,7 @@ import { monitorRedis, pgCommits, redisReads } from './services.js';
 import { simSettings, type Running } from './targets.js';
 import { median, type Row, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
+import { parseExposition, sumOf } from '../test/observability/support.js';
 
 export interface Plan {
   rounds: number;
@@ -193,11 +194,7 @@ export async function soakPhase(sim: string, tg: Running, total: number, log: Lo
   await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
   const step = Math.ceil(total / 10);
   // V8 heap in use (tollgate_nodejs_heap_size_used_bytes): a leak grows it whatever the allocator does with RSS.
-  const heapMb = async () => {
-    const text = await (await fetch(`${tg.target.origin}/metrics`)).text();
-    const m = /^tollgate_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
-    return m ? Number(m[1]) / 1e6 : NaN;
-  };
+  const heapMb = async () => sumOf(parseExposition(await (await fetch(`${tg.target.origin}/metrics`)).text()), 'tollgate_nodejs_heap_size_used_bytes') / 1e6;
   const series: number[] = [rssMb(tg.proc.serverPid)];
   const heap: number[] = [await heapMb()];
   let errors = 0;

@@ -1,11 +1,11 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
 // --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildGateway } from '../test/support/process.js';
 import { pinSelf, rssMb } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { startPortkey, startProxy, startSimulator, startTollgate, type Running } from './targets.js';
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
   },
 });
 // Tollgate runs as `npm start` runs it: the build of src/ on plain node (--no-build: the test suite built it already).
-if (!args['no-build']) execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (!args['no-build']) buildGateway();
 
 const quick = args.quick;
 const plan: Plan = quick

@@ -5,10 +5,10 @@
 // Usage: npx tsx bench/soak.ts [--minutes=10] [--concurrency=16]
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { createTenant, rssKiB, serverPid, startStack } from '../test/faults/support.js';
 import { parseExposition, sumOf, type Sample } from '../test/observability/support.js';
 import type { FaultRule } from '../src/simulator/index.js';
+import { buildGateway } from '../test/support/process.js';
 
 const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' }, out: { type: 'string' } } });
 const minutes = Number(args.minutes);
@@ -16,7 +16,7 @@ const concurrency = Number(args.concurrency);
 const log = (s: string) => process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 // The gateway process runs build/main.js, as `npm start` does: build it from the current src/ first.
-execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+buildGateway();
 const stack = await startStack({ latencyMs: 2, ttftMs: 5, chunkDelayMs: 1 });
 const gw = await stack.gateway({ direct: true, config: { ledger: { batch_size: 500, flush_interval_ms: 250, max_queue: 20_000 } } });
 const { key, tenantId } = await createTenant(gw, 'soak', { routes: { auto: { strategy: 'cheapest', max_attempts: 3 } } });
@@ -85,16 +85,15 @@ const chaos = (async () => {
 })();
 // Every 10 s: RSS, and the V8 heap in use and the ledger queue from /metrics (a leak grows the heap in use; the
 // queue holds events in memory while Postgres is cut, up to ledger.max_queue, then spools them to disk).
+const scrape = async (): Promise<Sample[]> => parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
 const heap: number[] = [];
 const queued: number[] = [];
 const sampler = setInterval(() => {
   rss.push(rssKiB(pid) / 1024);
-  fetch(`${gw.url}/metrics`)
-    .then(async (r) => {
-      const text = await r.text();
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      heap.push(value('tollgate_nodejs_heap_size_used_bytes') / 1e6);
-      queued.push(value('tollgate_ledger_queue_events'));
+  scrape()
+    .then((samples) => {
+      heap.push(sumOf(samples, 'tollgate_nodejs_heap_size_used_bytes') / 1e6);
+      queued.push(sumOf(samples, 'tollgate_ledger_queue_events'));
     })
     .catch(() => {});
 }, 10_000);
@@ -102,8 +101,6 @@ log(`${minutes} min, ${concurrency} clients, gateway pid ${pid}`);
 await Promise.all([chaos, ...Array.from({ length: concurrency }, client)]);
 clearInterval(sampler);
 await stack.restoreDatabase();
-
-const scrape = async (): Promise<Sample[]> => parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
 
 // Wait for the ledger (spool replay included) to hold everything the gateway metered: its row count reaches
 // tollgate_requests_total and nothing is left queued or spooled. One count per second, then one read of the ids.

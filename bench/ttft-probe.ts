@@ -3,13 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { streaming } from './load.js';
+import { buildGateway } from '../test/support/process.js';
 import { pinSelf } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { simSettings, startSimulator, startTollgate } from './targets.js';
 
-execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+buildGateway();
 const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ttft-'));
 const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
 const sim = await startSimulator(ctx, 68);

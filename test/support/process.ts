@@ -1,6 +1,6 @@
 // Runs the gateway as a real process (build/main.js, as `npm start`), for tests of what only a process shows:
 // several replicas, signals, faults of the services around it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 
@@ -24,6 +24,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+
+/** Builds src/ into build/ (scripts/build.mjs): what spawnGateway and `npm start` run. */
+export function buildGateway(): void {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+}
 
 export async function spawnGateway(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<GatewayProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
