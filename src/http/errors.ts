@@ -55,21 +55,22 @@ export function notFound(c: Context<AppEnv>): Response {
  * tollgate_refused_requests_total. Errors after admission were metered (a ledger row, tollgate_requests_total) and
  * are not counted again: the metrics see their ledger event under the same request id.
  */
+/** The tenant of an authenticated request (set by key auth); null on a 401 and on the failed-auth 429. */
+const tenantOf = (c: Context<AppEnv>): string | null => (c.get('auth') as AppEnv['Variables']['auth'] | undefined)?.tenant.name ?? null;
+
 export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | 'requestAnswered'>): MiddlewareHandler<AppEnv> {
   return async function countRefusals(c, next) {
     const id = c.get('requestId');
-    // Set by key auth once the key is accepted; absent on a 401 and on the failed-auth 429.
-    const tenant = () => (c.get('auth') as AppEnv['Variables']['auth'] | undefined)?.tenant.name ?? null;
     metrics.requestStarted(id);
     try {
       await next();
     } catch (e) {
       // Not rendered by the error handler (a throw that is not an Error): the app answers it with a 500.
-      metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status: 500, code: 'internal_error' });
+      metrics.requestAnswered(id, { tenant: tenantOf(c), path: c.req.path, status: 500, code: 'internal_error' });
       throw e;
     }
     const status = c.res.status;
     // Every error answer of the app goes through errorResponse(), which notes its error; anything else is `other`.
-    metrics.requestAnswered(id, { tenant: tenant(), path: c.req.path, status, code: status >= 400 ? (answered.get(c)?.code ?? 'other') : '' });
+    metrics.requestAnswered(id, { tenant: tenantOf(c), path: c.req.path, status, code: status >= 400 ? (answered.get(c)?.code ?? 'other') : '' });
   };
 }
