@@ -49,7 +49,8 @@ export interface RoutePlan {
   /** The requested model id when another model serves instead (successor of a retired model, or a substitute). */
   substitutedFrom?: string;
   candidates: Candidate[];
-  excluded: Exclusion[];
+  /** Every model left out, with every reason; built when first read (explain, errors), not per routed request. */
+  readonly excluded: Exclusion[];
   /** The alias's route config (fallback on/off, max attempts), null for a pinned model. */
   route: RouteConfig | null;
 }
@@ -116,18 +117,26 @@ function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint |
 
 /**
  * Why a model cannot serve this alias by policy and request (availability aside). Cheap checks first: a model already
- * out is neither priced nor asked about (this runs for every catalog model on every routed request), so its reasons
- * stop at the first group that fails.
+ * out is neither priced nor asked about. This runs for every catalog model on every routed request, so with `first`
+ * it stops at the first reason (routing needs only yes or no); every reason is listed when an exclusion is read.
  */
-function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, quality: number | null): string[] {
+function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, first: boolean): string[] {
   const r: string[] = [];
   const kind = kindReason(m, input.kind);
-  if (kind) r.push(kind);
+  if (kind) {
+    r.push(kind);
+    if (first) return r;
+  }
   const retired = retiredReason(input.catalog, m, input.now);
-  if (retired) r.push(retired);
+  if (retired) {
+    r.push(retired);
+    if (first) return r;
+  }
   r.push(...policyReasons(input.catalog, input.policy, m, route));
-  if (!kind) r.push(...capabilityGaps(m, input.needs, input.kind).map((g) => g.reason));
-  const mq = minQualityReason(route, quality);
+  if (first && r.length > 0) return r;
+  if (!kind) for (const g of capabilityGaps(m, input.needs, input.kind)) r.push(g.reason);
+  if (first && r.length > 0) return r;
+  const mq = minQualityReason(route, qualityOf(input.policy, m).score);
   if (mq) r.push(mq);
   return r;
 }
@@ -149,29 +158,43 @@ function summarise(excluded: Exclusion[]): string {
 function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePlan {
   const strategy = input.strategyOverride ?? route.strategy;
   const eligible: Candidate[] = [];
-  const excluded: Exclusion[] = [];
+  // Models out by policy or request keep no reasons until the exclusions are read (explain, the no-route error).
+  const out: Array<CatalogModel | Exclusion> = [];
   const caps = priceCaps(route);
   let unavailable = 0;
   for (const m of input.catalog.models) {
-    let reasons = staticReasons(input, route, m, qualityOf(input.policy, m).score);
-    if (reasons.length === 0) {
-      const c = candidateOf(input, m);
-      reasons = priceReasons(caps, c.prices, c.estCostPico);
-      const down = reasons.length === 0 ? input.available(m) : null;
-      if (down) {
-        reasons = [down];
-        unavailable++;
-      }
-      if (reasons.length === 0) eligible.push(c);
+    if (staticReasons(input, route, m, true).length > 0) {
+      out.push(m);
+      continue;
     }
-    if (reasons.length > 0) excluded.push({ model: m.id, provider: m.provider, reasons });
+    const c = candidateOf(input, m);
+    let reasons = priceReasons(caps, c.prices, c.estCostPico);
+    const down = reasons.length === 0 ? input.available(m) : null;
+    if (down) {
+      reasons = [down];
+      unavailable++;
+    }
+    if (reasons.length === 0) eligible.push(c);
+    else out.push({ model: m.id, provider: m.provider, reasons });
   }
+  let excluded: Exclusion[] | undefined;
+  const exclusions = () =>
+    (excluded ??= out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x, false) })));
   if (eligible.length === 0) {
     // Models that the policy allows exist but none is reachable now: a server-side 503 (clients retry), not the caller's fault.
     const [code, what] = unavailable > 0 ? (['service_unavailable', 'right now'] as const) : (['no_route', 'for this request'] as const);
-    throw new GatewayError(code, `No model can serve route \`${alias}\` ${what}. ${summarise(excluded)}`, { param: 'model' });
+    throw new GatewayError(code, `No model can serve route \`${alias}\` ${what}. ${summarise(exclusions())}`, { param: 'model' });
   }
-  return { alias, strategy, pinned: false, candidates: ranked(eligible, strategy, input.affinity), excluded, route };
+  return {
+    alias,
+    strategy,
+    pinned: false,
+    candidates: ranked(eligible, strategy, input.affinity),
+    get excluded() {
+      return exclusions();
+    },
+    route,
+  };
 }
 
 /** A retired pinned model goes to its successor (followed along the chain) when the policy allows it; else 410. */
@@ -225,10 +248,7 @@ function planPinned(input: PlanInput, requested: CatalogModel): RoutePlan {
     });
   }
   const candidates = ranked(live, strategy ?? 'cheapest', input.affinity);
-  const chosen = new Set(candidates.map((c) => c.model));
-  const excluded = catalog.models
-    .filter((o) => !chosen.has(o))
-    .map((o) => ({ model: o.id, provider: o.provider, reasons: [exclusionForPinned(input, o, m, requested)] }));
+  let excluded: Exclusion[] | undefined;
   const served = candidates[0].model.id;
   return {
     alias: null,
@@ -236,7 +256,13 @@ function planPinned(input: PlanInput, requested: CatalogModel): RoutePlan {
     pinned: true,
     ...(served !== requested.id ? { substitutedFrom: requested.id } : {}),
     candidates,
-    excluded,
+    // Read by explain only: not built per request.
+    get excluded() {
+      const chosen = new Set(candidates.map((c) => c.model));
+      return (excluded ??= catalog.models
+        .filter((o) => !chosen.has(o))
+        .map((o) => ({ model: o.id, provider: o.provider, reasons: [exclusionForPinned(input, o, m, requested)] })));
+    },
     route: null,
   };
 }

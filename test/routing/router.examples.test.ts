@@ -93,6 +93,14 @@ describe('jurisdictions', () => {
     }
   });
 
+  it('an excluded model lists every reason, though routing stops at the first to decide', () => {
+    const p = plan(noCn, 'auto', WED_NOON, { needs: needs({ vision: true }) });
+    const reasons = p.excluded.find((e) => e.model === 'deepseek-flash')?.reasons;
+    expect(reasons).toContain('jurisdiction cn is denied by policy');
+    expect(reasons).toContain('does not accept image inputs');
+    expect(p.excluded).toBe(p.excluded); // built once, when first read
+  });
+
   it('a pinned DeepSeek model is a 404 for that tenant (the policy is not revealed)', () => {
     const e = failure(() => plan(noCn, 'deepseek-flash', WED_NOON));
     expect(e.status).toBe(404);
