@@ -10,6 +10,7 @@ import { admit, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter } from './meter.js';
 import { clientErrorFor } from './upstream-errors.js';
+import { linkSignals } from './upstream-signal.js';
 
 export interface EmbeddingsCall {
   req: EmbeddingRequest;
@@ -43,13 +44,16 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
   const provider = deps.providers.get(model.provider);
   if (!provider) throw new GatewayError('provider_not_configured', `Provider ${model.provider} is not configured.`);
   const ta = performance.now();
+  const signal = linkSignals(call.clientSignal, deps.config.file.server.request_timeout_ms);
   try {
     const { response, usageSource } = await provider.embed(req, {
       upstreamModel: model.upstream_id ?? model.id,
       requestId: call.requestId,
-      signal: call.clientSignal,
+      signal: signal.signal,
+      abort: signal.abort,
       tenantId: auth.tenant.id,
     });
+    signal.release();
     deps.health.success(model.provider, model.id);
     const input = response.usage?.prompt_tokens ?? inputTokens;
     const ev = meter(deps, {
@@ -71,6 +75,7 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
       },
     });
   } catch (e) {
+    signal.abort();
     const err =
       e instanceof GatewayError
         ? e

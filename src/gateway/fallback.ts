@@ -43,7 +43,13 @@ export async function withFallback<T extends object>(
     // A half-open circuit lets one probe through; when another request holds it, go to the next candidate.
     if (!deps.health.available(cand.model.provider, cand.model.id) && i + 1 < limit) continue;
     const signal = linkSignals(input.clientSignal, deps.config.file.server.request_timeout_ms);
-    const ctx: CallContext = { upstreamModel: cand.model.upstream_id ?? cand.model.id, requestId: input.requestId, signal: signal.signal, tenantId: input.tenantId };
+    const ctx: CallContext = {
+      upstreamModel: cand.model.upstream_id ?? cand.model.id,
+      requestId: input.requestId,
+      signal: signal.signal,
+      abort: signal.abort,
+      tenantId: input.tenantId,
+    };
     const ta = performance.now();
     try {
       const served = await attempt({ cand, provider, ctx, signal });

@@ -3,8 +3,8 @@
 
 export interface AttemptSignal {
   readonly signal: AbortSignal;
-  /** Cancel the upstream request (client gone, stream closed early). */
-  abort(): void;
+  /** Cancel the upstream request (client gone, stream closed early, upstream deadline). */
+  abort(reason?: Error): void;
   /** The exchange is complete: drop the timer and the client listener. */
   release(): void;
 }
@@ -22,9 +22,9 @@ export function linkSignals(client: AbortSignal, timeoutMs: number): AttemptSign
   else client.addEventListener('abort', onClientAbort, { once: true });
   return {
     signal: ac.signal,
-    abort() {
+    abort(reason) {
       release();
-      if (!ac.signal.aborted) ac.abort();
+      if (!ac.signal.aborted) ac.abort(reason);
     },
     release,
   };

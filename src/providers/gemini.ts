@@ -76,6 +76,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): GeminiProv
       headers: { 'x-goog-api-key': apiKey, 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
       body: JSON.stringify(body),
       signal: ctx.signal,
+      abort: ctx.abort,
       wholeAnswerDeadline: !stream,
     });
     if (res.status >= 200 && res.status < 300) return res;

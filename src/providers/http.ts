@@ -21,7 +21,10 @@ export interface UpstreamRequest {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
+  /** The caller's cancellation (client gone, attempt timeout): passed to undici as is. */
   signal: AbortSignal;
+  /** Aborts `signal`: the upstream deadline fires through it, so a call needs no controller of its own. */
+  abort(reason: Error): void;
   /** true: the deadline covers the whole answer (non-stream); false: only until headers (streams). */
   wholeAnswerDeadline: boolean;
 }
@@ -82,8 +85,10 @@ export function mapNetworkError(err: unknown, at: NetworkErrorContext): Upstream
   if (err instanceof UpstreamError) return err;
   const code = errorCode(err);
   let kind: UpstreamFailureKind;
-  if (at.signal.aborted) kind = 'aborted';
-  else if (at.deadlineFired || (code !== undefined && timeoutCodes.has(code))) kind = 'timeout';
+  // Our deadline aborts the caller's signal too: it is checked first.
+  if (at.deadlineFired) kind = 'timeout';
+  else if (at.signal.aborted) kind = 'aborted';
+  else if (code !== undefined && timeoutCodes.has(code)) kind = 'timeout';
   else if (at.inBody) kind = 'stream';
   else if (code !== undefined && connectCodes.has(code)) kind = 'connect';
   else if (code !== undefined && (code.startsWith('ERR_TLS') || code.includes('CERT'))) kind = 'connect';
@@ -147,10 +152,17 @@ function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: (
     headers: flattenHeaders(res.headers),
     body: { [Symbol.asyncIterator]: iterate },
     async text() {
-      const decoder = new TextDecoder();
-      let out = '';
-      for await (const chunk of iterate()) out += decoder.decode(chunk, { stream: true });
-      return out + decoder.decode();
+      // undici's own collector: an async iterator over the body costs a promise and listeners per chunk.
+      if (consumed) throw new Error('upstream body already consumed');
+      consumed = true;
+      try {
+        return await raw.text();
+      } catch (e) {
+        throw mapNetworkError(e, at());
+      } finally {
+        clearTimeout(timer);
+        discard(raw);
+      }
     },
     toWeb() {
       consumed = true;
@@ -177,14 +189,13 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     });
 
   async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const deadline = new AbortController();
+    // Through the caller's own controller: AbortSignal.any() of a second one cost ~40 µs per request (Node 20).
     let deadlineFired = false;
     const timer = setTimeout(() => {
       deadlineFired = true;
-      deadline.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
+      req.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     timer.unref();
-    const signal = AbortSignal.any([req.signal, deadline.signal]);
     const at = (inBody: boolean): NetworkErrorContext => ({ provider: req.provider, signal: req.signal, deadlineFired, inBody });
 
     let res: Dispatcher.ResponseData;
@@ -194,7 +205,7 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
         method: req.method ?? 'POST',
         headers: req.headers,
         body: req.body,
-        signal,
+        signal: req.signal,
         headersTimeout: options.timeoutMs,
         bodyTimeout: options.bodyIdleTimeoutMs,
       });

@@ -82,6 +82,7 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
       },
       body: JSON.stringify(body),
       signal: ctx.signal,
+      abort: ctx.abort,
       wholeAnswerDeadline: !opts.stream,
     });
     if (opts.raw || (res.status >= 200 && res.status < 300)) return res;

@@ -10,6 +10,8 @@ export interface CallContext {
   requestId: string;
   /** Aborted when the client goes away or the overall timeout fires: the upstream request must be cancelled. */
   signal: AbortSignal;
+  /** Aborts `signal` (the attempt owns it): the upstream deadline cancels the call through it. */
+  abort(reason: Error): void;
   /** Tenant id, for provider features keyed by it (e.g. OpenAI prompt_cache_key); never sent raw. */
   tenantId?: string;
 }

@@ -41,8 +41,9 @@ export function chatReq(model: string, extra: Record<string, unknown> = {}): Cha
   return chatRequestSchema.parse({ model, messages: [{ role: 'user', content: 'Tell me a short story about a lighthouse.' }], ...extra });
 }
 
-export function ctxFor(model: string, signal: AbortSignal = new AbortController().signal): CallContext {
-  return { upstreamModel: model, requestId: `req-${Math.random().toString(36).slice(2)}`, signal };
+/** The call's controller is the test's: aborting it is the client going away; the upstream deadline aborts it too. */
+export function ctxFor(model: string, ac: AbortController = new AbortController()): CallContext {
+  return { upstreamModel: model, requestId: `req-${Math.random().toString(36).slice(2)}`, signal: ac.signal, abort: (r) => ac.abort(r) };
 }
 
 export async function collect(stream: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
@@ -332,7 +333,7 @@ export function providerContract(spec: ContractSpec): void {
       it('abort via signal before headers → kind aborted', async () => {
         sim.setFaults([{ provider: spec.provider, fault: { type: 'hang' }, times: 1 }]);
         const ac = new AbortController();
-        const p = provider.chat(chatReq(m.chat), ctxFor(m.chat, ac.signal));
+        const p = provider.chat(chatReq(m.chat), ctxFor(m.chat, ac));
         setTimeout(() => ac.abort(), 50);
         const e = await upstreamError(p);
         // That the upstream sees the cancel is checked deterministically in openai-compatible.test.ts.
@@ -345,7 +346,7 @@ export function providerContract(spec: ContractSpec): void {
       try {
         const p = spec.make(slow, http, spec.validKey);
         const ac = new AbortController();
-        const stream = await p.chatStream(chatReq(m.chat, { stream: true }), ctxFor(m.chat, ac.signal));
+        const stream = await p.chatStream(chatReq(m.chat, { stream: true }), ctxFor(m.chat, ac));
         const it = stream[Symbol.asyncIterator]();
         await it.next();
         ac.abort();

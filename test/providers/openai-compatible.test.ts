@@ -301,7 +301,7 @@ describe('network failures', () => {
   it('aborting the signal cancels the upstream request (the server sees the connection close)', async () => {
     server.respond(() => {}); // never answers
     const ac = new AbortController();
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m', ac.signal));
+    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m', ac));
     await expect.poll(() => server.requests.length, { timeout: 10_000 }).toBe(1);
     ac.abort();
     const e = await upstreamError(p);
