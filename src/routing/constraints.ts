@@ -30,8 +30,25 @@ export function listNames(catalog: Catalog, list: readonly string[] | undefined,
 const sameJurisdiction = (list: readonly string[] | undefined, j: string) =>
   list?.some((x) => x.toLowerCase() === j.toLowerCase()) ?? false;
 
-/** Tenant-wide allow/deny lists, then (for an alias) the route's own narrowing. Empty = allowed. */
-export function policyReasons(catalog: Catalog, policy: Policy, m: CatalogModel, route: RouteConfig | null): string[] {
+// policyReasons per policy, route and model. Policies are immutable (a change is a new tenant object) and a model
+// belongs to one catalog, so the answer never goes stale; the weak keys let replaced policies and catalogs go.
+const policyMemo = new WeakMap<Policy, Map<RouteConfig | null, WeakMap<CatalogModel, readonly string[]>>>();
+
+/**
+ * Tenant-wide allow/deny lists, then (for an alias) the route's own narrowing. Empty = allowed. Asked about every
+ * catalog model on every routed request, so each answer is computed once per policy (the list matching resolves names).
+ */
+export function policyReasons(catalog: Catalog, policy: Policy, m: CatalogModel, route: RouteConfig | null): readonly string[] {
+  let byRoute = policyMemo.get(policy);
+  if (!byRoute) policyMemo.set(policy, (byRoute = new Map()));
+  let byModel = byRoute.get(route);
+  if (!byModel) byRoute.set(route, (byModel = new WeakMap()));
+  let r = byModel.get(m);
+  if (!r) byModel.set(m, (r = Object.freeze(computePolicyReasons(catalog, policy, m, route))));
+  return r;
+}
+
+function computePolicyReasons(catalog: Catalog, policy: Policy, m: CatalogModel, route: RouteConfig | null): string[] {
   const r: string[] = [];
   const { allow, deny } = policy;
   if (deny.providers?.includes(m.provider)) r.push(`provider ${m.provider} is denied by policy`);

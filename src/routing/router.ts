@@ -115,30 +115,32 @@ function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint |
   return rankCandidates(items, strategy, affinity?.model ?? null).map((x, i) => ({ ...x.c, rank: i + 1 }));
 }
 
-/**
- * Why a model cannot serve this alias by policy and request (availability aside). Cheap checks first: a model already
- * out is neither priced nor asked about. This runs for every catalog model on every routed request, so with `first`
- * it stops at the first reason (routing needs only yes or no); every reason is listed when an exclusion is read.
- */
-function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel, first: boolean): string[] {
+/** Why a model cannot serve this alias by policy and request (availability aside): every reason, for the exclusions. */
+function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel): string[] {
   const r: string[] = [];
   const kind = kindReason(m, input.kind);
-  if (kind) {
-    r.push(kind);
-    if (first) return r;
-  }
+  if (kind) r.push(kind);
   const retired = retiredReason(input.catalog, m, input.now);
-  if (retired) {
-    r.push(retired);
-    if (first) return r;
-  }
+  if (retired) r.push(retired);
   r.push(...policyReasons(input.catalog, input.policy, m, route));
-  if (first && r.length > 0) return r;
   if (!kind) for (const g of capabilityGaps(m, input.needs, input.kind)) r.push(g.reason);
-  if (first && r.length > 0) return r;
   const mq = minQualityReason(route, qualityOf(input.policy, m).score);
   if (mq) r.push(mq);
   return r;
+}
+
+/**
+ * Whether staticReasons would name any reason, stopping at the first and cheapest: this runs for every catalog model
+ * on every routed request, which needs only yes or no (policy answers are memoised per policy).
+ */
+function staticallyOut(input: PlanInput, route: RouteConfig, m: CatalogModel): boolean {
+  return (
+    kindReason(m, input.kind) !== null ||
+    retiredReason(input.catalog, m, input.now) !== null ||
+    policyReasons(input.catalog, input.policy, m, route).length > 0 ||
+    capabilityGaps(m, input.needs, input.kind).length > 0 ||
+    minQualityReason(route, qualityOf(input.policy, m).score) !== null
+  );
 }
 
 const KIND_MISMATCH = /^is an? (embedding|chat) model, the request is/;
@@ -163,7 +165,7 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
   const caps = priceCaps(route);
   let unavailable = 0;
   for (const m of input.catalog.models) {
-    if (staticReasons(input, route, m, true).length > 0) {
+    if (staticallyOut(input, route, m)) {
       out.push(m);
       continue;
     }
@@ -179,7 +181,7 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
   }
   let excluded: Exclusion[] | undefined;
   const exclusions = () =>
-    (excluded ??= out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x, false) })));
+    (excluded ??= out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x) })));
   if (eligible.length === 0) {
     // Models that the policy allows exist but none is reachable now: a server-side 503 (clients retry), not the caller's fault.
     const [code, what] = unavailable > 0 ? (['service_unavailable', 'right now'] as const) : (['no_route', 'for this request'] as const);
