@@ -28,6 +28,19 @@ function createDestination(sync: boolean) {
   return dest;
 }
 
+const accessLogs = new WeakMap<Logger, Logger>();
+
+/**
+ * The per-request access line's logger: the same destination without the redaction pass, which cost ~3 µs and ~6 KiB
+ * of garbage per line (its wildcard path walks every field). The line carries only fields meter() picks (ids, counts,
+ * cost), never a header or a key; every other log call keeps the redaction.
+ */
+export function accessLogOf(logger: Logger): Logger {
+  let a = accessLogs.get(logger);
+  if (!a) accessLogs.set(logger, (a = logger.child({}, { redact: [] })));
+  return a;
+}
+
 /** A logger that writes nothing (tests that do not look at logs). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -8,6 +8,7 @@ import type { BudgetSpec } from '../limits/interface.js';
 import { baselineOf, savingsOf } from '../routing/baseline.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
+import { accessLogOf } from '../logger.js';
 
 export interface MeterInput {
   requestId: string;
@@ -109,7 +110,7 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
       })
       .catch((e: unknown) => deps.logger.warn({ requestId: m.requestId, err: String(e) }, 'budget settlement failed'));
   }
-  deps.logger.info(
+  accessLogOf(deps.logger).info(
     {
       requestId: ev.requestId,
       tenant: ev.tenantId,
