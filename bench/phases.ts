@@ -1,6 +1,6 @@
 // Benchmark phases: throughput + 1-connection latency (per upstream latency), streaming, fixed-rate Redis/Postgres
 // counts, the RSS soak and the CPU profile. Each returns table rows (medians of alternating rounds).
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { latency1, streaming, throughput, type Target } from './load.js';
 import { cpuSeconds, rssMb } from './procs.js';
@@ -222,6 +222,34 @@ export async function soakPhase(sim: string, tg: Running, total: number, log: Lo
 }
 
 /** Tollgate alone under 32-connection load while --cpu-prof records; the profile is written at its graceful exit. */
+/**
+ * Bytes allocated per request of each serving process (bench/alloc-sampler.mjs, V8's sampling heap profiler with the
+ * collected objects counted) over `requests` non-streaming requests at 32 connections, 0 ms upstream. One round: the
+ * figure does not move with the machine's load as CPU time does (sampling at 8 KiB, ±1% at these counts).
+ */
+export async function allocationPhase(plan: Plan, sim: string, running: Running[], logDir: string, requests: number, log: Log): Promise<Row> {
+  await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
+  const values: Partial<Record<TargetName, number>> = {};
+  for (const r of running) {
+    const pid = r.proc.serverPid;
+    const file = join(logDir, `alloc-${pid}.json`);
+    rmSync(file, { force: true });
+    process.kill(pid, 'SIGUSR2');
+    await sleep(200);
+    const res = await throughput(r.target, { connections: 32, amount: requests, maxTokens: plan.maxTokens });
+    process.kill(pid, 'SIGUSR2');
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(file) && Date.now() < deadline) await sleep(100);
+    if (!existsSync(file)) throw new Error(`${r.target.name}: the allocation sampler wrote no ${file}`);
+    const { bytes } = JSON.parse(readFileSync(file, 'utf8')) as { bytes: number };
+    if (!(bytes > 0)) throw new Error(`${r.target.name}: the allocation sampler failed`);
+    const served = res.ok + res.errors;
+    values[r.target.name as TargetName] = bytes / 1024 / served;
+    log(`[allocation] ${r.target.name}: ${(bytes / 1024 / served).toFixed(1)} KiB allocated per request over ${served} requests (${res.errors} errors)`);
+  }
+  return { label: 'KiB allocated per request @32 conn, 0 ms upstream', unit: 'KiB', values, applies: names(running), ratios: true, decimals: 1 };
+}
+
 export async function profilePhase(plan: Plan, sim: string, tg: Running, profDir: string, log: Log): Promise<string> {
   await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
   const r = await throughput(tg.target, { connections: 32, durationS: Math.max(5, plan.thrS * 3), maxTokens: plan.maxTokens });

@@ -10,7 +10,7 @@ import { pinSelf, rssMb } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { startPortkey, startProxy, startSimulator, startTollgate, type Running } from './targets.js';
 import { gitCommit, machine, markdown, mergeResults, table, TARGETS, type Results, type TargetName } from './report.js';
-import { latencyPhase, streamPhase, fixedRatePhase, soakPhase, profilePhase, type Plan } from './phases.js';
+import { allocationPhase, latencyPhase, streamPhase, fixedRatePhase, soakPhase, profilePhase, type Plan } from './phases.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     /** Comma-separated subset of direct,proxy,tollgate,portkey (direct always runs: "added" figures need it). */
     targets: { type: 'string' },
-    /** Comma-separated subset of lat0,lat60,stream,rate. */
+    /** Comma-separated subset of lat0,lat60,alloc,stream,rate. */
     phases: { type: 'string' },
     /** Ablation: KEY=VALUE,... added to Tollgate's environment (the results say so). */
     'tollgate-env': { type: 'string' },
@@ -41,7 +41,7 @@ const plan: Plan = quick
 if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
 const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
 const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
-const phases = wanted(args.phases, ['lat0', 'lat60', 'stream', 'rate']);
+const phases = wanted(args.phases, ['lat0', 'lat60', 'alloc', 'stream', 'rate']);
 const tollgateEnv = Object.fromEntries((args['tollgate-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const soakRequests = args.requests ? Number(args.requests) : args.soak ? 200_000 : 0;
 
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
     const notes: string[] = [];
     if (phases.has('lat0')) rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, log)));
     if (phases.has('lat60')) rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, log)));
+    if (phases.has('alloc')) rows.push(await allocationPhase(plan, sim.base, running, logDir, quick ? 300 : 5000, log));
     if (phases.has('stream')) {
       const streams = await streamPhase(plan, sim.base, running, log);
       rows.push(...streams.rows);

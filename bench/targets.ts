@@ -6,6 +6,12 @@ import { seedTenant } from './services.js';
 import type { Target } from './load.js';
 
 const TSX = ['--import', 'tsx'];
+
+/** Every server gets the allocation sampler (bench/alloc-sampler.mjs), inert until the allocation phase signals it. */
+function samplerEnv(ctx: StartContext): NodeJS.ProcessEnv {
+  const preload = `--import=${new URL('./alloc-sampler.mjs', import.meta.url).href}`;
+  return { NODE_OPTIONS: preload, BENCH_ALLOC_DIR: ctx.logDir };
+}
 const SIM_KEY = 'sk-sim-openai';
 const CHAT = '/openai/v1/chat/completions';
 
@@ -25,6 +31,7 @@ export async function startSimulator(ctx: StartContext, tokens: number): Promise
     name: 'simulator',
     cmd: process.execPath,
     args: [...TSX, 'src/simulator/main.ts', '--port', '0', '--tokens', String(tokens)],
+    env: { ...process.env, ...samplerEnv(ctx) },
     cpus: ctx.cpus,
     logDir: ctx.logDir,
     portFrom: /simulator on http:\/\/127\.0\.0\.1:(\d+)/,
@@ -44,6 +51,7 @@ export async function startProxy(ctx: StartContext, simOrigin: string): Promise<
     name: 'proxy',
     cmd: process.execPath,
     args: [...TSX, 'bench/proxy.ts', '--port', '0', '--upstream', simOrigin],
+    env: { ...process.env, ...samplerEnv(ctx) },
     cpus: ctx.cpus,
     logDir: ctx.logDir,
     portFrom: /listening on (\d+)/,
@@ -77,8 +85,11 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
     OPENAI_API_KEY: SIM_KEY,
     OPENAI_BASE_URL: `${o.simOrigin}/openai/v1`,
     LOG_LEVEL: 'info', // the production default: the per-request access log stays on
+    ...samplerEnv(ctx),
     ...o.extraEnv,
   };
+  // An ablation's NODE_OPTIONS come on top of the sampler's preload.
+  if (o.extraEnv?.NODE_OPTIONS) env.NODE_OPTIONS = `${samplerEnv(ctx).NODE_OPTIONS} ${o.extraEnv.NODE_OPTIONS}`;
   const prof = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   const proc = await spawnServer({
     name: 'tollgate',
@@ -102,7 +113,7 @@ export async function startPortkey(ctx: StartContext, simOrigin: string): Promis
       name: 'portkey',
       cmd: 'npx',
       args: ['-y', '@portkey-ai/gateway@1.15.2', `--port=${port}`, '--headless'],
-      env: { ...process.env, NODE_ENV: 'production' },
+      env: { ...process.env, NODE_ENV: 'production', ...samplerEnv(ctx) },
       cpus: ctx.cpus,
       logDir: ctx.logDir,
       port,
