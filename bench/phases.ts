@@ -1,6 +1,6 @@
 // Benchmark phases: throughput + 1-connection latency (per upstream latency), streaming, fixed-rate Redis/Postgres
 // counts, the RSS soak and the CPU profile. Each returns table rows (medians of alternating rounds).
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { latency1, streaming, throughput, type Target } from './load.js';
 import { cpuSeconds, rssMb } from './procs.js';
@@ -8,6 +8,7 @@ import { monitorRedis, pgCommits, redisReads } from './services.js';
 import { simSettings, type Running } from './targets.js';
 import { median, type Row, type TargetName } from './report.js';
 import { summariseProfile } from './profile.js';
+import { flameGraphOfFile } from './flamegraph.js';
 import { parseExposition, sumOf } from '../test/observability/support.js';
 
 export interface Plan {
@@ -257,7 +258,9 @@ export async function profilePhase(plan: Plan, sim: string, tg: Running, profDir
   await tg.proc.stop('SIGTERM');
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile in ${profDir}`);
-  return summariseProfile(join(profDir, file), 40);
+  const flame = join(profDir, 'flame.svg');
+  writeFileSync(flame, flameGraphOfFile(join(profDir, file), `Tollgate under 32-connection load, ${r.rps.toFixed(0)} req/s (npm run bench -- --profile)`));
+  return `${summariseProfile(join(profDir, file), 40)}\nflame graph (open in a browser): ${flame}\n`;
 }
 
 export type { Target };
