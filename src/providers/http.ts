@@ -176,6 +176,143 @@ function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: (
   };
 }
 
+/** Origin and path of an upstream URL, parsed once: providers call a handful of fixed URLs. */
+const targets = new Map<string, { origin: string; path: string }>();
+function target(url: string): { origin: string; path: string } {
+  let t = targets.get(url);
+  if (!t) {
+    const u = new URL(url);
+    if (targets.size >= 1000) targets.clear();
+    targets.set(url, (t = { origin: u.origin, path: `${u.pathname}${u.search}` }));
+  }
+  return t;
+}
+
+type Settle = { ok: true } | { ok: false; error: UpstreamError };
+
+/**
+ * A whole-answer (non-stream) call through undici's dispatch API: the answer is collected as it arrives, with no
+ * Readable, async iterator or second promise chain per response. `request()` + `body.text()` cost ~45 µs more CPU
+ * per call (micro-measured on this machine, the same server answering), ~6% of a gateway request. Same contract as
+ * the streaming path: the deadline covers the whole answer and fires through the caller's controller, the caller's
+ * signal cancels it, failures are UpstreamErrors with the same kinds.
+ */
+function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: UpstreamRequest): Promise<UpstreamResponse> {
+  let deadlineFired = false;
+  let headersSeen = false;
+  const at = (inBody: boolean): NetworkErrorContext => ({ provider: req.provider, signal: req.signal, deadlineFired, inBody });
+  if (req.signal.aborted) return Promise.reject(mapNetworkError(req.signal.reason, at(false)));
+
+  const chunks: Buffer[] = [];
+  let settled: Settle | null = null;
+  let onSettled: ((s: Settle) => void) | null = null;
+  let web: ReadableStreamDefaultController<Uint8Array> | null = null;
+  let consumed = false;
+  let controller: Dispatcher.DispatchController | null = null;
+  let abortReason: Error | null = null;
+
+  const timer = setTimeout(() => {
+    deadlineFired = true;
+    req.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
+  }, options.timeoutMs);
+  timer.unref();
+  const onAbort = () => {
+    const r = req.signal.reason;
+    abortReason = r instanceof Error ? r : new Error(String(r ?? 'aborted'));
+    controller?.abort(abortReason);
+  };
+  req.signal.addEventListener('abort', onAbort, { once: true });
+  const settle = (s: Settle) => {
+    if (settled) return;
+    settled = s;
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', onAbort);
+    if (web) s.ok ? web.close() : web.error(s.error);
+    onSettled?.(s);
+  };
+  const whenSettled = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const done = (s: Settle) => (s.ok ? resolve() : reject(s.error));
+      if (settled) done(settled);
+      else onSettled = done;
+    });
+  const take = () => {
+    if (consumed) throw new Error('upstream body already consumed');
+    consumed = true;
+  };
+
+  return new Promise<UpstreamResponse>((resolve, reject) => {
+    const fail = (e: unknown) => {
+      const error = mapNetworkError(e, at(headersSeen));
+      if (!headersSeen) {
+        settle({ ok: false, error });
+        reject(error);
+      } else settle({ ok: false, error });
+    };
+    const { origin, path } = target(req.url);
+    try {
+      dispatcher.dispatch(
+        { origin, path, method: req.method ?? 'POST', headers: req.headers, body: req.body ?? null, headersTimeout: options.timeoutMs, bodyTimeout: options.bodyIdleTimeoutMs },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (abortReason) c.abort(abortReason);
+          },
+          onResponseStart(_c, statusCode, headers) {
+            if (statusCode < 200) return; // 1xx: the real answer follows
+            headersSeen = true;
+            resolve({
+              status: statusCode,
+              headers: flattenHeaders(headers),
+              body: {
+                async *[Symbol.asyncIterator]() {
+                  take();
+                  await whenSettled();
+                  yield* chunks;
+                },
+              },
+              async text() {
+                take();
+                await whenSettled();
+                const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+                return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a BOM, as TextDecoder drops it
+              },
+              toWeb() {
+                take();
+                return new ReadableStream<Uint8Array>({
+                  start(w) {
+                    for (const c of chunks) w.enqueue(c);
+                    if (settled) settled.ok ? w.close() : w.error(settled.error);
+                    else web = w;
+                  },
+                  cancel() {
+                    controller?.abort(new Error('upstream body cancelled'));
+                  },
+                });
+              },
+              dispose() {
+                if (!settled) controller?.abort(new Error('upstream body disposed'));
+              },
+            });
+          },
+          onResponseData(_c, chunk) {
+            chunks.push(chunk);
+            web?.enqueue(chunk);
+          },
+          onResponseEnd() {
+            settle({ ok: true });
+          },
+          onResponseError(_c, e) {
+            fail(e);
+          },
+        },
+      );
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
+
 export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   const owned = options.dispatcher === undefined;
   const dispatcher =
@@ -189,6 +326,7 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     });
 
   async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    if (req.wholeAnswerDeadline) return sendWhole(dispatcher, options, req);
     // Through the caller's own controller: AbortSignal.any() of a second one cost ~40 µs per request (Node 20).
     let deadlineFired = false;
     const timer = setTimeout(() => {

@@ -324,6 +324,47 @@ describe('network failures', () => {
     }
   });
 
+  it('a non-stream answer cut after its headers → kind stream (the answer was cut), not a parse error', async () => {
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      res.write('{"id":"chatcmpl-1","choices":[');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    expect(e.kind).toBe('stream');
+  });
+
+  it('a non-stream answer in several pieces, with a byte-order mark, is read whole', async () => {
+    const body = JSON.stringify({ id: 'chatcmpl-2', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'héllo wörld' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]);
+    server.respond(async (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Split inside a multi-byte character: the pieces are decoded together.
+      const cut = bytes.indexOf(Buffer.from('ö')) + 1;
+      res.write(bytes.subarray(0, cut));
+      await new Promise((r) => setTimeout(r, 20));
+      res.end(bytes.subarray(cut));
+    });
+    const c = await createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m'));
+    expect(c.choices[0].message.content).toBe('héllo wörld');
+  });
+
+  it('a whole answer read as a web stream passes every piece on, also those arriving after it was opened', async () => {
+    server.respond(async (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (const piece of ['{"a":', '1,"b":', '2}']) {
+        res.write(piece);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      res.end();
+    });
+    const ac = new AbortController();
+    const res = await http.request({ provider: 'openai', url: `${server.url}/x`, headers: {}, body: '{}', signal: ac.signal, abort: (r) => ac.abort(r), wholeAnswerDeadline: true });
+    const text = await new Response(res.toWeb()).text();
+    expect(JSON.parse(text)).toEqual({ a: 1, b: 2 });
+    expect(() => res.toWeb()).toThrow(/already consumed/);
+  });
+
   it('a non-stream answer that trickles past the deadline → kind timeout', async () => {
     server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
