@@ -7,6 +7,7 @@ import type { ProviderName } from '../providers/types.js';
 import type { Catalog, UnitPrices } from './catalog.js';
 import {
   capabilityGaps,
+  isShutDown,
   kindReason,
   minQualityReason,
   policyReasons,
@@ -135,8 +136,8 @@ function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel): s
  */
 function staticallyOut(input: PlanInput, route: RouteConfig, m: CatalogModel): boolean {
   return (
-    kindReason(m, input.kind) !== null ||
-    retiredReason(input.catalog, m, input.now) !== null ||
+    m.kind !== input.kind || // kindReason's test
+    isShutDown(input.catalog, m, input.now) ||
     policyReasons(input.catalog, input.policy, m, route).length > 0 ||
     capabilityGaps(m, input.needs, input.kind).length > 0 ||
     minQualityReason(route, qualityOf(input.policy, m).score) !== null
