@@ -20,10 +20,22 @@ export function baselineCost(catalog: Catalog, policy: Policy, tokens: TokenCoun
   return baselineOf(catalog, policy.baseline_model, tokens, at);
 }
 
+// A model's price rows newest first, and a row's base and tariff prices in pico-USD: parsed once, not per request.
+const sortedRows = new WeakMap<CatalogModel, PriceEntry[]>();
+const rowPrices = new WeakMap<PriceEntry, UnitPrices[]>();
+
 /** The price row in force at `at` (same rule as Catalog.priceAt: before the first row, the earliest applies). */
 function rowAt(model: CatalogModel, at: Date): PriceEntry {
-  const rows = [...model.prices].sort((a, b) => b.effective_from.getTime() - a.effective_from.getTime());
+  let rows = sortedRows.get(model);
+  if (!rows) sortedRows.set(model, (rows = [...model.prices].sort((a, b) => b.effective_from.getTime() - a.effective_from.getTime())));
   return rows.find((r) => r.effective_from.getTime() <= at.getTime()) ?? rows[rows.length - 1];
+}
+
+/** The row's base price first, then each tariff's. */
+function pricesOf(row: PriceEntry): UnitPrices[] {
+  let p = rowPrices.get(row);
+  if (!p) rowPrices.set(row, (p = [unit(row), ...row.tariffs.map(unit)]));
+  return p;
 }
 
 function unit(p: { input: string; cached_input?: string; output: string }): UnitPrices {
@@ -41,9 +53,9 @@ function unit(p: { input: string; cached_input?: string; output: string }): Unit
 function offPeakSaving(model: CatalogModel, tokens: TokenCounts, at: Date, costNow: bigint): bigint {
   const row = rowAt(model, at);
   if (row.tariffs.length === 0 || row.tiers.some((t) => tokens.input > t.above_prompt_tokens)) return 0n;
-  let max = costOf(tokens, unit(row));
-  for (const t of row.tariffs) {
-    const c = costOf(tokens, unit(t));
+  let max = 0n;
+  for (const p of pricesOf(row)) {
+    const c = costOf(tokens, p);
     if (c > max) max = c;
   }
   return max > costNow ? max - costNow : 0n;

@@ -16,8 +16,8 @@ export interface Catalog {
   readonly models: readonly CatalogModel[];
   /** By id, `provider/id` or alias. */
   resolve(name: string): CatalogModel | undefined;
-  /** The price row in force at `at`, with the tariff window and prompt-size tier applied. */
-  priceAt(model: CatalogModel, at: Date, promptTokens: number): UnitPrices;
+  /** The price row in force at `at`, with the tariff window and prompt-size tier applied (built once, frozen). */
+  priceAt(model: CatalogModel, at: Date, promptTokens: number): Readonly<UnitPrices>;
   isRetired(model: CatalogModel, at: Date): boolean;
   /**
    * The smallest chat context window and first prompt-size price tier (+1), in tokens: below it an exact prompt token
@@ -36,20 +36,20 @@ function inWindow(minutes: number, f: number, t: number): boolean {
 
 /** A tariff with its windows in minutes of the day and its prices in pico-USD, compiled once. */
 interface CompiledTariff {
-  name: string;
   weekdays: readonly number[] | undefined;
   windows: Array<[number, number]>;
-  prices: Omit<UnitPrices, 'version' | 'tariff'>;
+  prices: Readonly<UnitPrices>;
 }
 
+/**
+ * One price row with every answer priceAt can give built once (frozen): priceAt runs for several models on every
+ * request, and building its answer with a spread cost ~800 bytes and ~1.7 µs a call.
+ */
 interface CompiledPrice {
   from: number;
-  entry: PriceEntry;
-  base: Omit<UnitPrices, 'version' | 'tariff'>;
-  /** `id@effective_from`, built once: priceAt runs for every model of every routed request. */
-  version: string;
+  base: Readonly<UnitPrices>;
   /** Largest threshold first. */
-  tiers: Array<{ above: number; prices: Omit<UnitPrices, 'version' | 'tariff'> }>;
+  tiers: Array<{ above: number; prices: Readonly<UnitPrices> }>;
   tariffs: CompiledTariff[];
 }
 
@@ -73,21 +73,22 @@ export function buildCatalog(file: CatalogFile): Catalog {
     prices.set(
       m,
       m.prices
-        .map((entry) => ({
-          from: entry.effective_from.getTime(),
-          entry,
-          base: triple(entry),
-          version: `${m.id}@${entry.effective_from.toISOString()}`,
-          tiers: [...entry.tiers]
-            .sort((a, b) => b.above_prompt_tokens - a.above_prompt_tokens)
-            .map((t) => ({ above: t.above_prompt_tokens, prices: triple(t) })),
-          tariffs: entry.tariffs.map((t) => ({
-            name: t.name,
-            weekdays: t.weekdays,
-            windows: t.windows.map((w): [number, number] => [minutesOf(w.from), minutesOf(w.to)]),
-            prices: triple(t),
-          })),
-        }))
+        .map((entry): CompiledPrice => {
+          const version = `${m.id}@${entry.effective_from.toISOString()}`;
+          const unit = (p: Parameters<typeof triple>[0], v: string, tariff: string | null) => Object.freeze({ ...triple(p), version: v, tariff });
+          return {
+            from: entry.effective_from.getTime(),
+            base: unit(entry, version, null),
+            tiers: [...entry.tiers]
+              .sort((a, b) => b.above_prompt_tokens - a.above_prompt_tokens)
+              .map((t) => ({ above: t.above_prompt_tokens, prices: unit(t, `${version}>${t.above_prompt_tokens}`, null) })),
+            tariffs: entry.tariffs.map((t) => ({
+              weekdays: t.weekdays,
+              windows: t.windows.map((w): [number, number] => [minutesOf(w.from), minutesOf(w.to)]),
+              prices: unit(t, `${version}#${t.name}`, t.name),
+            })),
+          };
+        })
         .sort((a, b) => b.from - a.from),
     );
   }
@@ -108,17 +109,23 @@ export function buildCatalog(file: CatalogFile): Catalog {
       const rows = prices.get(model) ?? [];
       const t = at.getTime();
       // Before the first known price the earliest one applies (better an old price than none).
-      const row = rows.find((r) => r.from <= t) ?? rows[rows.length - 1];
+      let row = rows[rows.length - 1];
+      for (const r of rows) {
+        if (r.from <= t) {
+          row = r;
+          break;
+        }
+      }
       if (!row) throw new Error(`no price for ${model.id}`);
-      const tier = row.tiers.find((x) => promptTokens > x.above);
-      if (tier) return { ...tier.prices, version: `${row.version}>${tier.above}`, tariff: null };
+      for (const tier of row.tiers) if (promptTokens > tier.above) return tier.prices;
+      if (row.tariffs.length === 0) return row.base;
       const minutes = at.getUTCHours() * 60 + at.getUTCMinutes();
       const isoDay = at.getUTCDay() === 0 ? 7 : at.getUTCDay();
       const tariff = row.tariffs.find(
-        (x) => (!x.weekdays || x.weekdays.includes(isoDay)) && x.windows.some(([f, t]) => inWindow(minutes, f, t)),
+        (x) => (!x.weekdays || x.weekdays.includes(isoDay)) && x.windows.some(([f, to]) => inWindow(minutes, f, to)),
       );
-      if (tariff) return { ...tariff.prices, version: `${row.version}#${tariff.name}`, tariff: tariff.name };
-      return { ...row.base, version: row.version, tariff: null };
+      return tariff ? tariff.prices : row.base;
     },
+
   };
 }

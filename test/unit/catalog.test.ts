@@ -25,6 +25,16 @@ describe('catalog', () => {
     expect(catalog.priceAt(m, new Date('2026-11-29T02:00:00Z'), 10).tariff).toBeNull(); // Sunday
   });
 
+  it('answers with prices built once and frozen: the same object for the same row and tariff, never modifiable', () => {
+    const m = catalog.resolve('deepseek-flash')!;
+    const wed = (h: string) => new Date(`2026-11-25T${h}:00Z`);
+    const peak = catalog.priceAt(m, wed('02:00'), 10);
+    expect(catalog.priceAt(m, wed('03:00'), 99)).toBe(peak);
+    expect(catalog.priceAt(m, wed('12:00'), 10)).not.toBe(peak);
+    expect(Object.isFrozen(peak)).toBe(true);
+    expect(() => Object.assign(peak, { output: 0n })).toThrow(TypeError);
+  });
+
   it('uses the price in force when the request started, and windows crossing midnight', () => {
     const m = catalog.resolve('deepseek-chat')!;
     expect(catalog.priceAt(m, new Date('2025-06-01T12:00:00Z'), 10).input).toBe(270_000n);
