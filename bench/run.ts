@@ -1,6 +1,6 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
-// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
+// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --tollgate-env=K=V / --tollgate-node-args=--flag (ablations), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     phases: { type: 'string' },
     /** Ablation: KEY=VALUE,... added to Tollgate's environment (the results say so). */
     'tollgate-env': { type: 'string' },
+    /** Ablation: node command-line options for Tollgate, comma-separated (V8 flags that NODE_OPTIONS refuses). */
+    'tollgate-node-args': { type: 'string' },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
   },
@@ -42,6 +44,7 @@ if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
 const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
 const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
 const phases = wanted(args.phases, ['lat0', 'lat60', 'alloc', 'stream', 'rate']);
+const tollgateNodeArgs = (args['tollgate-node-args'] ?? '').split(',').filter(Boolean);
 const tollgateEnv = Object.fromEntries((args['tollgate-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const soakRequests = args.requests ? Number(args.requests) : args.soak ? 200_000 : 0;
 
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
       dataDir: join(logDir, 'data'),
       cpuProfDir: args.profile ? join(logDir, 'prof') : undefined,
       extraEnv: tollgateEnv,
+      nodeArgs: tollgateNodeArgs,
     });
     procs.push(tollgate.proc);
     log(`simulator :${sim.proc.port}, redis ${redis.url}, tollgate :${tollgate.proc.port} (db ${db.name}), logs in ${logDir}`);
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
       notes.push(...soak.notes);
     }
     if (Object.keys(tollgateEnv).length > 0) notes.push(`Ablation run: Tollgate started with ${JSON.stringify(tollgateEnv)}.`);
+    if (tollgateNodeArgs.length > 0) notes.push(`Ablation run: Tollgate started as node ${tollgateNodeArgs.join(' ')} build/main.js.`);
     notes.push(
       'The machine is shared with other engineers\' test runs while this ran: figures are noisy; each is the median of alternating rounds (target order rotated per round).',
       'Throughput: autocannon, 32 keep-alive connections, non-streaming chat (max_tokens 32); 2xx per second. Latency at 1 connection: undici, sequential, hrtime µs, exact percentiles.',

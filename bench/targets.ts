@@ -2,6 +2,7 @@
 // Tollgate with every feature on, and the Portkey gateway (skipped with a message when npx cannot install it).
 import { randomBytes } from 'node:crypto';
 import { freePort, spawnServer, type Spawned } from './procs.js';
+import { GATEWAY_NODE_FLAGS } from '../test/support/process.js';
 import { seedTenant } from './services.js';
 import type { Target } from './load.js';
 
@@ -68,6 +69,8 @@ export interface TollgateOptions {
   cpuProfDir?: string;
   /** Overrides for ablation runs (e.g. LOG_LEVEL=warn, or REDIS_URL= for the in-process limiter). */
   extraEnv?: Record<string, string>;
+  /** Node command-line options for ablation runs, for V8 flags NODE_OPTIONS refuses (e.g. --min-semi-space-size=16). */
+  nodeArgs?: string[];
 }
 
 export async function startTollgate(ctx: StartContext, o: TollgateOptions): Promise<Running> {
@@ -94,7 +97,7 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
   const proc = await spawnServer({
     name: 'tollgate',
     cmd: process.execPath,
-    args: [...prof, 'build/main.js'], // as `npm start` runs it (run.ts builds first)
+    args: [...prof, ...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), 'build/main.js'], // as `npm start` runs it (run.ts builds first)
     env,
     cpus: ctx.cpus,
     logDir: ctx.logDir,
