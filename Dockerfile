@@ -31,4 +31,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8787) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node directly (not npm): SIGTERM reaches the gateway, which drains streams and flushes the ledger.
-CMD ["node", "--min-semi-space-size=16", "build/main.js"]
+CMD ["node", "build/main.js"]

@@ -2,7 +2,6 @@
 // Tollgate with every feature on, and the Portkey gateway (skipped with a message when npx cannot install it).
 import { randomBytes } from 'node:crypto';
 import { freePort, spawnServer, type Spawned } from './procs.js';
-import { GATEWAY_NODE_FLAGS } from '../test/support/process.js';
 import { seedTenant } from './services.js';
 import type { Target } from './load.js';
 
@@ -97,7 +96,7 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
   const proc = await spawnServer({
     name: 'tollgate',
     cmd: process.execPath,
-    args: [...prof, ...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), 'build/main.js'], // as `npm start` runs it (run.ts builds first)
+    args: [...prof, ...(o.nodeArgs ?? []), 'build/main.js'], // as `npm start` runs it (run.ts builds first)
     env,
     cpus: ctx.cpus,
     logDir: ctx.logDir,

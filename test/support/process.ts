@@ -25,14 +25,6 @@ export async function freePort(): Promise<number> {
 }
 
 
-/**
- * The node options the gateway runs with: `npm start`, `npm run demo`, the Dockerfile, the tests' processes and the
- * bench (test/unit/node-flags.test.ts keeps them equal). A young generation fixed at 16 MB semi-spaces (what V8 grows
- * it to under load anyway): left to start at 1 MB, a lightly loaded gateway scavenged every ~0.3 s, up to 1.3 ms each,
- * on the path of whatever request or stream chunk was in flight (bench: stream TTFT −2 ms, gap p99 steady; +10 MB RSS).
- */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16'];
-
 /** Builds src/ into build/ (scripts/build.mjs): what spawnGateway and `npm start` run. */
 export function buildGateway(): void {
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
@@ -42,7 +34,7 @@ export async function spawnGateway(env: Record<string, string>, options: { start
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
   // As `npm start` runs it: plain node on the build (test/global-setup.ts builds it), so signals reach the gateway itself.
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'build/main.js'], {
+  const child = spawn(process.execPath, ['build/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
