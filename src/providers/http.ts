@@ -242,12 +242,11 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
   };
 
   return new Promise<UpstreamResponse>((resolve, reject) => {
+    // Before the headers the call itself fails; after them, whoever reads the body gets the error.
     const fail = (e: unknown) => {
       const error = mapNetworkError(e, at(headersSeen));
-      if (!headersSeen) {
-        settle({ ok: false, error });
-        reject(error);
-      } else settle({ ok: false, error });
+      settle({ ok: false, error });
+      if (!headersSeen) reject(error);
     };
     const { origin, path } = target(req.url);
     try {
