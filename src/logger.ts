@@ -20,12 +20,51 @@ export function createLogger(level: string, options: { sync?: boolean } = {}): L
  * ~0.4 ms of CPU per request in the benchmark; batching makes it a write per few dozen lines.
  */
 function createDestination(sync: boolean) {
-  const dest = pino.destination({ dest: 1, sync, minLength: sync ? 0 : 4096 });
-  if (!sync) {
-    setInterval(() => dest.flush(), 250).unref();
-    process.once('beforeExit', () => dest.flushSync());
-  }
+  if (sync) return pino.destination({ dest: 1, sync: true, minLength: 0 });
+  const dest = new LineBatcher(pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES }));
+  setInterval(() => dest.flush(), 250).unref();
+  process.once('beforeExit', () => dest.flushSync());
   return dest;
+}
+
+const BATCH_BYTES = 4096;
+
+/**
+ * Collects lines and hands them to sonic-boom a batch at a time. Given line by line, sonic-boom appends each to one
+ * pending string and measures that whole string again (`Buffer.byteLength`), which copies it on every line: ~2.7 KiB
+ * of garbage per request line (bench allocation profile). A list joined once per batch copies each line once.
+ */
+class LineBatcher {
+  private lines: string[] = [];
+  private size = 0;
+  constructor(private readonly out: pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void }) {}
+
+  write(line: string): boolean {
+    this.lines.push(line);
+    this.size += line.length;
+    if (this.size >= BATCH_BYTES) this.drain();
+    return true;
+  }
+
+  private drain(): void {
+    if (this.lines.length === 0) return;
+    const batch = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
+    this.lines = [];
+    this.size = 0;
+    this.out.write(batch);
+  }
+
+  /** Writes what is pending; `cb` once it is written (pino's logger.flush). Idle, the timer's flush writes nothing. */
+  flush(cb?: (err?: Error) => void): void {
+    const pending = this.lines.length > 0;
+    this.drain();
+    if (pending || cb) this.out.flush(cb);
+  }
+
+  flushSync(): void {
+    this.drain();
+    this.out.flushSync();
+  }
 }
 
 const accessLogs = new WeakMap<Logger, Logger>();

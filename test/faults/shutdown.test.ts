@@ -76,6 +76,7 @@ describe('shutdown', () => {
     // A grace period far beyond what the streams need, so that only a real drain bug can cut them.
     const gw = await stack.gateway({
       direct: true,
+      env: { LOG_LEVEL: 'info' }, // the access log too must be flushed on the way out
       config: {
         server: { shutdown_grace_ms: 60_000 },
         upstream: { connect_timeout_ms: 10_000, timeout_ms: 60_000, stream_idle_timeout_ms: 60_000 },
@@ -112,6 +113,10 @@ describe('shutdown', () => {
     expect(rows.length).toBe(ids.length);
     expect(rows.every((r) => r.status === 200 && r.outcome === 'ok' && r.usage_source === 'reported')).toBe(true);
     expect(rows.filter((r) => r.output_tokens === LONG)).toHaveLength(6);
+    // Every request's access line reached stdout: the last, unfilled log batch is flushed on the way out.
+    const lines = gw.output().split('\n').filter((l) => l.includes('"msg":"request"'));
+    const logged = new Set(lines.map((l) => (JSON.parse(l) as { requestId: string }).requestId));
+    expect(ids.filter((id) => !logged.has(id))).toEqual([]);
   });
 
   it('SIGKILL with Postgres down: spooled events survive and are replayed by the next process on the same data dir', { timeout: 60_000 }, async () => {
