@@ -3,19 +3,9 @@
 // `npm run bench -- --profile` next to the text summary; also runnable:
 // `npx tsx bench/flamegraph.ts FILE.cpuprofile > flame.svg`.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { profileSchema, shortUrl } from './profile.js';
 
-const profileSchema = z.object({
-  nodes: z.array(
-    z.object({
-      id: z.number(),
-      callFrame: z.object({ functionName: z.string(), url: z.string(), lineNumber: z.number() }),
-      children: z.array(z.number()).optional(),
-    }),
-  ),
-  samples: z.array(z.number()),
-  timeDeltas: z.array(z.number()),
-});
 export type CpuProfile = z.infer<typeof profileSchema>;
 
 /** A call path: frames with the same function, file and line under the same parent are merged. */
@@ -27,16 +17,6 @@ export interface Frame {
   /** Microseconds in this frame and everything it called. */
   totalUs: number;
   children: Frame[];
-}
-
-function shortUrl(url: string): string {
-  const nm = url.lastIndexOf('/node_modules/');
-  if (nm >= 0) return url.slice(nm + 1);
-  for (const dir of ['/build/', '/src/']) {
-    const i = url.lastIndexOf(dir);
-    if (i >= 0) return url.slice(i + 1);
-  }
-  return url.replace(/^file:\/\//, '');
 }
 
 /** Merged call tree; idle time is left out (it is not work), everything else, the collector included, is kept. */

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const profileSchema = z.object({
+/** The parts of a V8 .cpuprofile the summary and the flame graph (bench/flamegraph.ts) read. */
+export const profileSchema = z.object({
   nodes: z.array(
     z.object({
       id: z.number(),
@@ -15,11 +16,14 @@ const profileSchema = z.object({
   timeDeltas: z.array(z.number()),
 });
 
-function shortUrl(url: string): string {
-  const i = url.indexOf('/node_modules/');
-  if (i >= 0) return url.slice(i + 1);
-  const s = url.indexOf('/src/');
-  if (s >= 0) return url.slice(s + 1);
+/** A frame's file, short: from node_modules/, build/ or src/ on; node: and native frames as they are. */
+export function shortUrl(url: string): string {
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) return url.slice(nm + 1);
+  for (const dir of ['/build/', '/src/']) {
+    const i = url.lastIndexOf(dir);
+    if (i >= 0) return url.slice(i + 1);
+  }
   return url.replace(/^file:\/\//, '') || '(native)';
 }
 
