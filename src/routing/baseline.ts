@@ -1,8 +1,7 @@
 // Savings attribution: the tenant's baseline model on the same tokens, the prompt-cache discount, the off-peak discount.
-import type { CatalogModel, PriceEntry } from '../config/catalog.js';
+import type { CatalogModel } from '../config/catalog.js';
 import { costOf, type TokenCounts } from '../metering/cost.js';
-import { perMillionToPicoPerToken } from '../metering/money.js';
-import type { Catalog, UnitPrices } from './catalog.js';
+import type { Catalog } from './catalog.js';
 import type { Policy } from './policy.js';
 
 const resolveModel = (catalog: Catalog, m: CatalogModel | string | null | undefined): CatalogModel | undefined =>
@@ -20,42 +19,13 @@ export function baselineCost(catalog: Catalog, policy: Policy, tokens: TokenCoun
   return baselineOf(catalog, policy.baseline_model, tokens, at);
 }
 
-// A model's price rows newest first, and a row's base and tariff prices in pico-USD: parsed once, not per request.
-const sortedRows = new WeakMap<CatalogModel, PriceEntry[]>();
-const rowPrices = new WeakMap<PriceEntry, UnitPrices[]>();
-
-/** The price row in force at `at` (same rule as Catalog.priceAt: before the first row, the earliest applies). */
-function rowAt(model: CatalogModel, at: Date): PriceEntry {
-  let rows = sortedRows.get(model);
-  if (!rows) sortedRows.set(model, (rows = [...model.prices].sort((a, b) => b.effective_from.getTime() - a.effective_from.getTime())));
-  return rows.find((r) => r.effective_from.getTime() <= at.getTime()) ?? rows[rows.length - 1];
-}
-
-/** The row's base price first, then each tariff's. */
-function pricesOf(row: PriceEntry): UnitPrices[] {
-  let p = rowPrices.get(row);
-  if (!p) rowPrices.set(row, (p = [unit(row), ...row.tariffs.map(unit)]));
-  return p;
-}
-
-function unit(p: { input: string; cached_input?: string; output: string }): UnitPrices {
-  const input = perMillionToPicoPerToken(p.input);
-  return {
-    input,
-    cachedInput: p.cached_input === undefined ? input : perMillionToPicoPerToken(p.cached_input),
-    output: perMillionToPicoPerToken(p.output),
-    version: '',
-    tariff: null,
-  };
-}
-
 /** Cost at the row's most expensive tariff (base included) minus the cost now; 0 without tariffs or under a size tier. */
-function offPeakSaving(model: CatalogModel, tokens: TokenCounts, at: Date, costNow: bigint): bigint {
-  const row = rowAt(model, at);
-  if (row.tariffs.length === 0 || row.tiers.some((t) => tokens.input > t.above_prompt_tokens)) return 0n;
-  let max = 0n;
-  for (const p of pricesOf(row)) {
-    const c = costOf(tokens, p);
+function offPeakSaving(catalog: Catalog, model: CatalogModel, tokens: TokenCounts, at: Date, costNow: bigint): bigint {
+  const row = catalog.rowAt(model, at);
+  if (row.tariffs.length === 0 || row.tiers.some((t) => tokens.input > t.above)) return 0n;
+  let max = costOf(tokens, row.base);
+  for (const t of row.tariffs) {
+    const c = costOf(tokens, t.prices);
     if (c > max) max = c;
   }
   return max > costNow ? max - costNow : 0n;
@@ -89,6 +59,6 @@ export function savingsOf(args: {
     costPico,
     baselinePico,
     promptCachePico: perToken > 0n ? cached * perToken : 0n,
-    offPeakPico: offPeakSaving(m, tokens, at, costPico),
+    offPeakPico: offPeakSaving(catalog, m, tokens, at, costPico),
   };
 }

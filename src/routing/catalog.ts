@@ -1,5 +1,5 @@
 // The model catalog at run time: name resolution and the price in force for a model at an instant.
-import type { CatalogFile, CatalogModel, PriceEntry } from '../config/catalog.js';
+import type { CatalogFile, CatalogModel } from '../config/catalog.js';
 import { perMillionToPicoPerToken } from '../metering/money.js';
 
 /** Pico-USD per token, at one instant, for one prompt size. */
@@ -18,6 +18,8 @@ export interface Catalog {
   resolve(name: string): CatalogModel | undefined;
   /** The price row in force at `at`, with the tariff window and prompt-size tier applied (built once, frozen). */
   priceAt(model: CatalogModel, at: Date, promptTokens: number): Readonly<UnitPrices>;
+  /** The price row in force at `at`, every price of it built once: base, size tiers, tariffs (the off-peak saving). */
+  rowAt(model: CatalogModel, at: Date): PricedRow;
   isRetired(model: CatalogModel, at: Date): boolean;
   /**
    * The smallest chat context window and first prompt-size price tier (+1), in tokens: below it an exact prompt token
@@ -35,7 +37,7 @@ function inWindow(minutes: number, f: number, t: number): boolean {
 }
 
 /** A tariff with its windows in minutes of the day and its prices in pico-USD, compiled once. */
-interface CompiledTariff {
+export interface CompiledTariff {
   weekdays: readonly number[] | undefined;
   windows: Array<[number, number]>;
   prices: Readonly<UnitPrices>;
@@ -45,7 +47,7 @@ interface CompiledTariff {
  * One price row with every answer priceAt can give built once (frozen): priceAt runs for several models on every
  * request, and building its answer with a spread cost ~800 bytes and ~1.7 µs a call.
  */
-interface CompiledPrice {
+export interface PricedRow {
   from: number;
   base: Readonly<UnitPrices>;
   /** Largest threshold first. */
@@ -64,7 +66,7 @@ function triple(p: { input: string; cached_input?: string; output: string }) {
 
 export function buildCatalog(file: CatalogFile): Catalog {
   const byName = new Map<string, CatalogModel>();
-  const prices = new Map<CatalogModel, CompiledPrice[]>();
+  const prices = new Map<CatalogModel, PricedRow[]>();
   for (const m of file.models) {
     byName.set(m.id, m);
     byName.set(`${m.provider}/${m.id}`, m);
@@ -73,7 +75,7 @@ export function buildCatalog(file: CatalogFile): Catalog {
     prices.set(
       m,
       m.prices
-        .map((entry): CompiledPrice => {
+        .map((entry): PricedRow => {
           const version = `${m.id}@${entry.effective_from.toISOString()}`;
           const unit = (p: Parameters<typeof triple>[0], v: string, tariff: string | null) => Object.freeze({ ...triple(p), version: v, tariff });
           return {
@@ -100,23 +102,29 @@ export function buildCatalog(file: CatalogFile): Catalog {
     for (const p of m.prices) for (const t of p.tiers) exactCountFrom = Math.min(exactCountFrom, t.above_prompt_tokens + 1);
   }
 
+  function rowAt(model: CatalogModel, at: Date): PricedRow {
+    const rows = prices.get(model) ?? [];
+    const t = at.getTime();
+    // Before the first known price the earliest one applies (better an old price than none).
+    let row = rows[rows.length - 1];
+    for (const r of rows) {
+      if (r.from <= t) {
+        row = r;
+        break;
+      }
+    }
+    if (!row) throw new Error(`no price for ${model.id}`);
+    return row;
+  }
+
   return {
     models: file.models,
     exactCountFrom,
     resolve: (name) => byName.get(name),
     isRetired: (m, at) => m.shutdown !== undefined && at.getTime() >= m.shutdown.getTime(),
+    rowAt,
     priceAt(model, at, promptTokens) {
-      const rows = prices.get(model) ?? [];
-      const t = at.getTime();
-      // Before the first known price the earliest one applies (better an old price than none).
-      let row = rows[rows.length - 1];
-      for (const r of rows) {
-        if (r.from <= t) {
-          row = r;
-          break;
-        }
-      }
-      if (!row) throw new Error(`no price for ${model.id}`);
+      const row = rowAt(model, at);
       for (const tier of row.tiers) if (promptTokens > tier.above) return tier.prices;
       if (row.tariffs.length === 0) return row.base;
       const minutes = at.getUTCHours() * 60 + at.getUTCMinutes();
