@@ -236,7 +236,6 @@ export async function soakPhase(sim: string, tg: Running, total: number, log: Lo
   };
 }
 
-/** Tollgate alone under 32-connection load while --cpu-prof records; the profile is written at its graceful exit. */
 /**
  * Bytes allocated per request of each serving process (bench/alloc-sampler.mjs, V8's sampling heap profiler with the
  * collected objects counted) over `requests` non-streaming requests at 32 connections, 0 ms upstream. One round: the
@@ -265,6 +264,7 @@ export async function allocationPhase(plan: Plan, sim: string, running: Running[
   return { label: 'KiB allocated per request @32 conn, 0 ms upstream', unit: 'KiB', values, applies: names(running), ratios: true, decimals: 1 };
 }
 
+/** Tollgate alone under 32-connection load while --cpu-prof records; the profile is written at its graceful exit. Also drawn as a flame graph. */
 export async function profilePhase(plan: Plan, sim: string, tg: Running, profDir: string, log: Log): Promise<string> {
   await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
   const r = await throughput(tg.target, { connections: 32, durationS: Math.max(5, plan.thrS * 3), maxTokens: plan.maxTokens });
