@@ -71,6 +71,14 @@ const ledgerColumnList = sql.raw(ledgerColumns.map(([, c]) => c).join(', '));
 const ledgerRecordType = sql.raw(ledgerColumns.map(([, c, t]) => `${c} ${t}`).join(', '));
 
 /**
+ * Postgres text and jsonb cannot hold NUL; an upstream error message carrying one must not sink the whole batch. In
+ * the JSON text a NUL is the escape \u0000 after an even run of backslashes (an odd run makes it literal text, an
+ * escaped backslash followed by "u0000"). Stripped from the text once instead of through a replacer function, which
+ * sends JSON.stringify down its slow path for every value of every row.
+ */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
  * One multi-row INSERT with a single parameter: the batch as a JSON array expanded by jsonb_to_recordset. Building
  * 28 bound parameters per row through the query builder cost ~0.5 ms of CPU per row; this is ~20x cheaper, and money
  * travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
@@ -84,8 +92,7 @@ function ledgerInsertSql(events: readonly LedgerEvent[]) {
     }
     return r;
   });
-  // Postgres text and jsonb cannot hold NUL; an upstream error message carrying one must not sink the whole batch.
-  const json = JSON.stringify(records, (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\0', '') : v));
+  const json = JSON.stringify(records).replace(NUL_ESCAPE, '$1');
   return sql`INSERT INTO usage_ledger (${ledgerColumnList})
     SELECT ${ledgerColumnList} FROM jsonb_to_recordset(${json}::jsonb) AS x(${ledgerRecordType})
     ON CONFLICT (request_id) DO NOTHING`;

@@ -177,16 +177,21 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       const [nulRow] = await store.db.select().from(usageLedger).where(sql`${usageLedger.requestId} = ${nul.requestId}`);
       expect(nulRow.errorCode).toBe('badcode');
       expect(nulRow.attempts).toEqual([{ provider: 'openai', model: 'gpt-4o', status: null, error: 'resetby peer', latencyMs: 5 }]);
+      // A backslash next to a NUL, and the six characters \u0000 as text, come through as they were (NUL aside).
+      const near = ledgerEvent({ tenantId, errorCode: 'a\\\0b \\u0000 c\\\\\0d' });
+      await store.insertLedger([near]);
+      const [nearRow] = await store.db.select().from(usageLedger).where(sql`${usageLedger.requestId} = ${near.requestId}`);
+      expect(nearRow.errorCode).toBe('a\\b \\u0000 c\\\\d');
       const more = [nul, ledgerEvent({ tenantId }), ledgerEvent({ tenantId })];
       await store.insertLedger([ev, ...more, more[0]]);
       await store.insertLedger([...more, ev]);
       await store.insertLedger([]);
-      expect(await store.ledgerCount({ tenantId })).toBe(4);
+      expect(await store.ledgerCount({ tenantId })).toBe(5);
       // The daily rollup counted each request once too.
       const day = await store.spend({ from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z'), tenantId, groupBy: [] });
       expect(day).toHaveLength(1);
-      expect(day[0].requests).toBe(4);
-      expect(day[0].costPico).toBe(ev.costPico + more[0].costPico + more[1].costPico + more[2].costPico);
+      expect(day[0].requests).toBe(5);
+      expect(day[0].costPico).toBe(ev.costPico + more[0].costPico + more[1].costPico + more[2].costPico + near.costPico);
     });
 
     it('sums spend exactly, grouped any way, from the rollup and from the raw ledger alike', async () => {
