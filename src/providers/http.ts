@@ -129,8 +129,11 @@ function flattenHeaders(h: Record<string, string | string[] | undefined>): Recor
   return out;
 }
 
-/** The upstream answer with a body readable once, as bytes, text or a web stream; failures mapped to UpstreamError. */
-function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: () => NetworkErrorContext): UpstreamResponse {
+/**
+ * A streamed upstream answer with a body readable once, as bytes, text or a web stream; failures mapped to
+ * UpstreamError. Its deadline ended with the headers: the idle timeout guards the body.
+ */
+function wrapResponse(res: Dispatcher.ResponseData, at: () => NetworkErrorContext): UpstreamResponse {
   const raw = res.body;
   let consumed = false;
 
@@ -142,7 +145,6 @@ function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: (
     } catch (e) {
       throw mapNetworkError(e, at());
     } finally {
-      clearTimeout(timer);
       discard(raw);
     }
   }
@@ -160,19 +162,33 @@ function wrapResponse(res: Dispatcher.ResponseData, timer: NodeJS.Timeout, at: (
       } catch (e) {
         throw mapNetworkError(e, at());
       } finally {
-        clearTimeout(timer);
         discard(raw);
       }
     },
     toWeb() {
       consumed = true;
-      raw.once('close', () => clearTimeout(timer));
       return Readable.toWeb(raw) as ReadableStream<Uint8Array>;
     },
     dispose() {
-      clearTimeout(timer);
       discard(raw);
     },
+  };
+}
+
+/**
+ * An upstream call's deadline. It fires through the caller's own controller (`req.abort`): a second controller joined
+ * by AbortSignal.any() cost ~40 µs per call on Node 20. `at` tells mapNetworkError whether it fired.
+ */
+function startDeadline(req: UpstreamRequest, ms: number, what: string): { clear(): void; at(inBody: boolean): NetworkErrorContext } {
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    req.abort(new Error(`${what} within ${ms} ms`));
+  }, ms);
+  timer.unref();
+  return {
+    clear: () => clearTimeout(timer),
+    at: (inBody) => ({ provider: req.provider, signal: req.signal, deadlineFired: fired, inBody }),
   };
 }
 
@@ -198,10 +214,10 @@ type Settle = { ok: true } | { ok: false; error: UpstreamError };
  * signal cancels it, failures are UpstreamErrors with the same kinds.
  */
 function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: UpstreamRequest): Promise<UpstreamResponse> {
-  let deadlineFired = false;
+  if (req.signal.aborted) {
+    return Promise.reject(mapNetworkError(req.signal.reason, { provider: req.provider, signal: req.signal, deadlineFired: false, inBody: false }));
+  }
   let headersSeen = false;
-  const at = (inBody: boolean): NetworkErrorContext => ({ provider: req.provider, signal: req.signal, deadlineFired, inBody });
-  if (req.signal.aborted) return Promise.reject(mapNetworkError(req.signal.reason, at(false)));
 
   const chunks: Buffer[] = [];
   let settled: Settle | null = null;
@@ -211,11 +227,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
   let controller: Dispatcher.DispatchController | null = null;
   let abortReason: Error | null = null;
 
-  const timer = setTimeout(() => {
-    deadlineFired = true;
-    req.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
-  }, options.timeoutMs);
-  timer.unref();
+  const deadline = startDeadline(req, options.timeoutMs, 'no complete answer');
   const onAbort = () => {
     const r = req.signal.reason;
     abortReason = r instanceof Error ? r : new Error(String(r ?? 'aborted'));
@@ -225,7 +237,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
   const settle = (s: Settle) => {
     if (settled) return;
     settled = s;
-    clearTimeout(timer);
+    deadline.clear();
     req.signal.removeEventListener('abort', onAbort);
     if (web) s.ok ? web.close() : web.error(s.error);
     onSettled?.(s);
@@ -244,7 +256,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
   return new Promise<UpstreamResponse>((resolve, reject) => {
     // Before the headers the call itself fails; after them, whoever reads the body gets the error.
     const fail = (e: unknown) => {
-      const error = mapNetworkError(e, at(headersSeen));
+      const error = mapNetworkError(e, deadline.at(headersSeen));
       settle({ ok: false, error });
       if (!headersSeen) reject(error);
     };
@@ -326,15 +338,8 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
 
   async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
     if (req.wholeAnswerDeadline) return sendWhole(dispatcher, options, req);
-    // Through the caller's own controller: AbortSignal.any() of a second one cost ~40 µs per request (Node 20).
-    let deadlineFired = false;
-    const timer = setTimeout(() => {
-      deadlineFired = true;
-      req.abort(new Error(`no complete answer within ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    timer.unref();
-    const at = (inBody: boolean): NetworkErrorContext => ({ provider: req.provider, signal: req.signal, deadlineFired, inBody });
-
+    // A stream only has a deadline until its headers; afterwards the idle timeout guards it.
+    const deadline = startDeadline(req, options.timeoutMs, 'no headers');
     let res: Dispatcher.ResponseData;
     try {
       res = await request(req.url, {
@@ -347,12 +352,11 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
         bodyTimeout: options.bodyIdleTimeoutMs,
       });
     } catch (e) {
-      clearTimeout(timer);
-      throw mapNetworkError(e, at(false));
+      throw mapNetworkError(e, deadline.at(false));
+    } finally {
+      deadline.clear();
     }
-    // A stream only has a deadline until its headers; afterwards the idle timeout guards it.
-    if (!req.wholeAnswerDeadline) clearTimeout(timer);
-    return wrapResponse(res, timer, () => at(true));
+    return wrapResponse(res, () => deadline.at(true));
   }
 
   return {

@@ -365,6 +365,27 @@ describe('network failures', () => {
     expect(() => res.toWeb()).toThrow(/already consumed/);
   });
 
+  it('a stream whose headers never come → kind timeout, and the deadline ends with the headers', async () => {
+    server.respond(() => {}); // never answers
+    const quick = createUpstreamHttp({ ...httpOptions, timeoutMs: 300, bodyIdleTimeoutMs: 5_000 });
+    try {
+      const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick });
+      expect((await upstreamError(p.chatStream(req({ stream: true }), ctxFor('m')))).kind).toBe('timeout');
+      // Headers at once, then events slower than the header deadline but within the idle timeout: the stream lives.
+      server.respond(async (_r, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        await new Promise((r) => setTimeout(r, 500));
+        res.write('data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}\n\n');
+        res.end('data: [DONE]\n\n');
+      });
+      const chunks = await collect(await p.chatStream(req({ stream: true }), ctxFor('m')));
+      expect(chunks.map((c) => c.choices[0]?.delta?.content).join('')).toBe('hi');
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('a non-stream answer that trickles past the deadline → kind timeout', async () => {
     server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
