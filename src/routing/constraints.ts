@@ -67,13 +67,8 @@ export function kindReason(m: CatalogModel, kind: RequestKind): string | null {
   return m.kind === kind ? null : `is ${m.kind === 'embedding' ? 'an embedding' : 'a chat'} model, the request is ${kind === 'chat' ? 'a chat completion' : 'an embedding'}`;
 }
 
-/** Shut down by `now` (a model without a shutdown date never is): retiredReason's test, without building its text. */
-export function isShutDown(catalog: Catalog, m: CatalogModel, now: Date): boolean {
-  return m.shutdown !== undefined && catalog.isRetired(m, now);
-}
-
 export function retiredReason(catalog: Catalog, m: CatalogModel, now: Date): string | null {
-  if (!isShutDown(catalog, m, now) || !m.shutdown) return null;
+  if (!catalog.isRetired(m, now) || !m.shutdown) return null;
   return `retired on ${m.shutdown.toISOString().slice(0, 10)}${m.successor ? ` (successor ${m.successor})` : ''}`;
 }
 

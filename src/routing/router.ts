@@ -7,7 +7,6 @@ import type { ProviderName } from '../providers/types.js';
 import type { Catalog, UnitPrices } from './catalog.js';
 import {
   capabilityGaps,
-  isShutDown,
   kindReason,
   minQualityReason,
   policyReasons,
@@ -137,7 +136,7 @@ function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel): s
 function staticallyOut(input: PlanInput, route: RouteConfig, m: CatalogModel): boolean {
   return (
     m.kind !== input.kind || // kindReason's test
-    isShutDown(input.catalog, m, input.now) ||
+    input.catalog.isRetired(m, input.now) || // retiredReason's test
     policyReasons(input.catalog, input.policy, m, route).length > 0 ||
     capabilityGaps(m, input.needs, input.kind).length > 0 ||
     minQualityReason(route, qualityOf(input.policy, m).score) !== null
