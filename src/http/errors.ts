@@ -49,14 +49,15 @@ export function notFound(c: Context<AppEnv>): Response {
   return errorResponse(c, new GatewayError('not_found', `Unknown request URL: ${c.req.method} ${c.req.path}.`));
 }
 
+/** The tenant of an authenticated request (set by key auth); null on a 401 and on the failed-auth 429. */
+const tenantOf = (c: Context<AppEnv>): string | null => (c.get('auth') as AppEnv['Variables']['auth'] | undefined)?.tenant.name ?? null;
+
 /**
  * Middleware for /v1/*, mounted before key auth: every request answered with an error and no ledger row (refused
  * before admission: 400, 401, 404, 413, 429, a 503 from the router...) is counted once in
  * tollgate_refused_requests_total. Errors after admission were metered (a ledger row, tollgate_requests_total) and
  * are not counted again: the metrics see their ledger event under the same request id.
  */
-/** The tenant of an authenticated request (set by key auth); null on a 401 and on the failed-auth 429. */
-const tenantOf = (c: Context<AppEnv>): string | null => (c.get('auth') as AppEnv['Variables']['auth'] | undefined)?.tenant.name ?? null;
 
 export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | 'requestAnswered'>): MiddlewareHandler<AppEnv> {
   return async function countRefusals(c, next) {
