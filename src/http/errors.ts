@@ -58,7 +58,6 @@ const tenantOf = (c: Context<AppEnv>): string | null => (c.get('auth') as AppEnv
  * tollgate_refused_requests_total. Errors after admission were metered (a ledger row, tollgate_requests_total) and
  * are not counted again: the metrics see their ledger event under the same request id.
  */
-
 export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | 'requestAnswered'>): MiddlewareHandler<AppEnv> {
   return async function countRefusals(c, next) {
     const id = c.get('requestId');
