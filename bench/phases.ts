@@ -124,10 +124,14 @@ export async function streamPhase(plan: Plan, sim: string, running: Running[], l
   const gap: PerTarget = new Map();
   const errs: PerTarget = new Map();
   const events: PerTarget = new Map();
+  const cpu: PerTarget = new Map();
   const failures = new Map<string, string>();
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rotated(running, round)) {
+      const cpu0 = cpuSeconds(r.proc.serverPid);
       const s = await streaming(r.target, { streams: plan.streams, concurrency: plan.streamConc, maxTokens: plan.streamTokens });
+      // The serving process's CPU over the round (user + system, all threads) per stream: steadier than the timings.
+      push(cpu, r.target.name, ((cpuSeconds(r.proc.serverPid) - cpu0) * 1000) / plan.streams);
       push(ttft, r.target.name, s.ttftP50Us / 1000);
       push(gap, r.target.name, s.gapP99Us / 1000);
       push(errs, r.target.name, s.errors);
@@ -143,6 +147,7 @@ export async function streamPhase(plan: Plan, sim: string, running: Running[], l
   const notes = [...failures].map(([t, e]) => `Streaming through ${t} failed: ${e}`);
   const rows: Row[] = [
     { label: 'stream SSE events per stream (data, incl. usage)', unit: 'count', values: medians(events), applies: all, ratios: false, decimals: 0 },
+    { label: 'CPU per stream of the serving process', unit: 'ms', values: medians(cpu), applies: all, ratios: true, decimals: 2 },
     { label: 'stream errors (all rounds)', unit: 'count', values: errTotal, applies: all, ratios: false, decimals: 0, goal: '0', met: errTotal.tollgate === 0 },
     { label: 'stream TTFT p50', unit: 'ms', values: medians(ttft), applies: all, ratios: false, decimals: 3 },
     { label: 'stream added TTFT over direct', unit: 'ms', values: addTtft, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 1 ms', met: (addTtft.tollgate ?? Infinity) <= 1 },

@@ -1,6 +1,6 @@
 // Upstream HTTP client: one keep-alive undici pool, streamed bodies, timeouts, and network failures mapped to UpstreamError.
-import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { createSseDecoder, sseBatches, type SseDecoder } from './sse.js';
 import type { FileConfig } from '../config/schema.js';
 import { UpstreamError, type ProviderName, type UpstreamFailureKind } from './types.js';
 
@@ -37,6 +37,12 @@ export interface UpstreamResponse {
   text(): Promise<string>;
   /** The untouched byte stream (Responses API pass-through). */
   toWeb(): ReadableStream<Uint8Array>;
+  /**
+   * The body read as Server-Sent Events: each `data` payload goes through `parse` as the bytes arrive; null from it is
+   * the end marker (the rest is not read), a throw fails the stream after the events before it, and a body that ends
+   * without the marker fails with `endedEarly()`.
+   */
+  events<T>(parse: (data: string) => T | null, endedEarly: () => Error): AsyncIterable<T>;
   /** Release the connection without reading the rest. */
   dispose(): void;
 }
@@ -127,52 +133,6 @@ function flattenHeaders(h: Record<string, string | string[] | undefined>): Recor
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
-}
-
-/**
- * A streamed upstream answer with a body readable once, as bytes, text or a web stream; failures mapped to
- * UpstreamError. Its deadline ended with the headers: the idle timeout guards the body.
- */
-function wrapResponse(res: Dispatcher.ResponseData, at: () => NetworkErrorContext): UpstreamResponse {
-  const raw = res.body;
-  let consumed = false;
-
-  async function* iterate(): AsyncGenerator<Uint8Array> {
-    if (consumed) throw new Error('upstream body already consumed');
-    consumed = true;
-    try {
-      for await (const chunk of raw) yield chunk as Uint8Array;
-    } catch (e) {
-      throw mapNetworkError(e, at());
-    } finally {
-      discard(raw);
-    }
-  }
-
-  return {
-    status: res.statusCode,
-    headers: flattenHeaders(res.headers),
-    body: { [Symbol.asyncIterator]: iterate },
-    async text() {
-      // undici's own collector: an async iterator over the body costs a promise and listeners per chunk.
-      if (consumed) throw new Error('upstream body already consumed');
-      consumed = true;
-      try {
-        return await raw.text();
-      } catch (e) {
-        throw mapNetworkError(e, at());
-      } finally {
-        discard(raw);
-      }
-    },
-    toWeb() {
-      consumed = true;
-      return Readable.toWeb(raw) as ReadableStream<Uint8Array>;
-    },
-    dispose() {
-      discard(raw);
-    },
-  };
 }
 
 /**
@@ -272,16 +232,17 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
           onResponseStart(_c, statusCode, headers) {
             if (statusCode < 200) return; // 1xx: the real answer follows
             headersSeen = true;
+            const body: AsyncIterable<Uint8Array> = {
+              async *[Symbol.asyncIterator]() {
+                take();
+                await whenSettled();
+                yield* chunks;
+              },
+            };
             resolve({
               status: statusCode,
               headers: flattenHeaders(headers),
-              body: {
-                async *[Symbol.asyncIterator]() {
-                  take();
-                  await whenSettled();
-                  yield* chunks;
-                },
-              },
+              body,
               async text() {
                 take();
                 await whenSettled();
@@ -301,6 +262,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
                   },
                 });
               },
+              events: (parse, endedEarly) => eventsOf(body, parse, endedEarly),
               dispose() {
                 if (!settled) controller?.abort(new Error('upstream body disposed'));
               },
@@ -312,6 +274,265 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
           },
           onResponseEnd() {
             settle({ ok: true });
+          },
+          onResponseError(_c, e) {
+            fail(e);
+          },
+        },
+      );
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
+
+/** SSE payloads of a body that is already a byte iterable (whole answers), the same contract as the stream path. */
+async function* eventsOf<T>(body: AsyncIterable<Uint8Array>, parse: (data: string) => T | null, endedEarly: () => Error): AsyncGenerator<T> {
+  for await (const batch of sseBatches(body)) {
+    for (const data of batch) {
+      const v = parse(data);
+      if (v === null) return;
+      yield v;
+    }
+  }
+  throw endedEarly();
+}
+
+/** Backpressure of a streamed body: undici stops reading the socket while this much waits for the reader. */
+const HIGH_BYTES = 256 * 1024;
+const HIGH_EVENTS = 256;
+
+/**
+ * A streamed call through undici's dispatch API, read push-style: each network chunk is handled inside
+ * `onResponseData`, and in SSE mode (`events`) decoded and parsed there, so that a reader waiting for the next event is
+ * woken by one promise instead of four async layers (undici's Readable, its async iterator, the SSE batcher, the
+ * adapter's generator). Backpressure: undici is paused while the queue is over its mark and resumed when the reader
+ * drains it. The deadline covers the time until the headers; afterwards undici's body idle timeout guards the stream.
+ * The caller's signal cancels it at any point, and failures are UpstreamErrors of the same kinds as on `sendWhole`.
+ */
+function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: UpstreamRequest): Promise<UpstreamResponse> {
+  if (req.signal.aborted) {
+    return Promise.reject(mapNetworkError(req.signal.reason, { provider: req.provider, signal: req.signal, deadlineFired: false, inBody: false }));
+  }
+  const deadline = startDeadline(req, options.timeoutMs, 'no headers');
+  let headersSeen = false;
+  let controller: Dispatcher.DispatchController | null = null;
+  let abortReason: Error | null = null;
+  let paused = false;
+
+  // What the reader has not taken yet: Buffers (bytes mode, or before a reader chose a mode) or parsed events.
+  let queue: unknown[] = [];
+  let head = 0;
+  let queuedBytes = 0;
+  let mode: 'none' | 'bytes' | 'text' | 'events' = 'none';
+  let decoder: SseDecoder | null = null;
+  let parse: ((data: string) => unknown) | null = null;
+  let endedEarly: (() => Error) | null = null;
+  /** SSE end marker seen: the reader is done, the rest of the body is ignored. */
+  let marker = false;
+  /** The upstream answer is over (ended or failed). */
+  let ended = false;
+  let failure: Error | null = null;
+  let failureTaken = false;
+  let readerGone = false;
+  let waiter: { resolve(r: IteratorResult<unknown>): void; reject(e: unknown): void } | null = null;
+
+  const onAbort = () => {
+    const r = req.signal.reason;
+    abortReason = r instanceof Error ? r : new Error(String(r ?? 'aborted'));
+    controller?.abort(abortReason);
+  };
+  req.signal.addEventListener('abort', onAbort, { once: true });
+
+  const over = () => (mode === 'events' ? queue.length - head > HIGH_EVENTS : mode !== 'text' && queuedBytes > HIGH_BYTES);
+
+  /** The next result for the reader, or null when it must wait. */
+  const nextResult = (): IteratorResult<unknown> | Error | null => {
+    if (head < queue.length) {
+      const value = queue[head];
+      queue[head++] = undefined;
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      }
+      if (mode !== 'events') queuedBytes -= (value as Buffer).length;
+      if (paused && !over()) {
+        paused = false;
+        controller?.resume();
+      }
+      return { value, done: false };
+    }
+    if (failure && !failureTaken) {
+      failureTaken = true;
+      return failure;
+    }
+    if (marker || ended) return { value: undefined, done: true };
+    return null;
+  };
+  const wake = () => {
+    if (!waiter) return;
+    const r = nextResult();
+    if (r === null) return;
+    const w = waiter;
+    waiter = null;
+    r instanceof Error ? w.reject(r) : w.resolve(r);
+  };
+  const finish = (error: Error | null) => {
+    if (ended) return;
+    ended = true;
+    deadline.clear();
+    req.signal.removeEventListener('abort', onAbort);
+    if (mode === 'events' && !marker && !failure) {
+      if (error === null) feed(decoder!.end());
+      if (!marker && !failure) failure = error ?? endedEarly!();
+    } else if (error && !marker) failure ??= error;
+    wake();
+  };
+  /** SSE payloads → parsed events on the queue, up to the end marker or the first failure. */
+  const feed = (payloads: string[]) => {
+    for (const data of payloads) {
+      if (marker || failure) return;
+      let v: unknown;
+      try {
+        v = parse!(data);
+      } catch (e) {
+        failure = e instanceof Error ? e : new Error(String(e));
+        controller?.abort(failure); // stop reading: the stream has failed
+        return;
+      }
+      if (v === null) marker = true;
+      else queue.push(v);
+    }
+  };
+  const choose = (m: 'bytes' | 'text' | 'events') => {
+    if (mode !== 'none') throw new Error('upstream body already consumed');
+    mode = m;
+    if (m !== 'events') return;
+    decoder = createSseDecoder();
+    const raw = queue.slice(head) as Buffer[];
+    queue = [];
+    head = 0;
+    queuedBytes = 0;
+    for (const chunk of raw) feed(decoder.push(chunk));
+    if (ended && !marker && !failure) {
+      feed(decoder.end());
+      if (!marker && !failure) failure = endedEarly!();
+    }
+  };
+  const iterator = <T>(): AsyncIterableIterator<T> => {
+    const it: AsyncIterableIterator<T> = {
+      next() {
+        const r = nextResult();
+        if (r instanceof Error) return Promise.reject(r);
+        if (r !== null) return Promise.resolve(r as IteratorResult<T>);
+        if (paused) {
+          paused = false;
+          controller?.resume();
+        }
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          waiter = { resolve: resolve as (r: IteratorResult<unknown>) => void, reject };
+        });
+      },
+      return() {
+        dispose();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  };
+  const dispose = () => {
+    readerGone = true;
+    queue = [];
+    head = 0;
+    if (!ended && !marker) controller?.abort(new Error('upstream body disposed'));
+  };
+
+  return new Promise<UpstreamResponse>((resolve, reject) => {
+    const fail = (e: unknown) => {
+      if (ended) return;
+      const error = failure && e === failure ? failure : mapNetworkError(e, deadline.at(headersSeen));
+      if (!headersSeen) {
+        ended = true;
+        deadline.clear();
+        req.signal.removeEventListener('abort', onAbort);
+        reject(error);
+        return;
+      }
+      finish(readerGone ? null : error);
+    };
+    const { origin, path } = target(req.url);
+    try {
+      dispatcher.dispatch(
+        { origin, path, method: req.method ?? 'POST', headers: req.headers, body: req.body ?? null, headersTimeout: options.timeoutMs, bodyTimeout: options.bodyIdleTimeoutMs },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (abortReason) c.abort(abortReason);
+          },
+          onResponseStart(_c, statusCode, headers) {
+            if (statusCode < 200) return; // 1xx: the real answer follows
+            headersSeen = true;
+            deadline.clear();
+            resolve({
+              status: statusCode,
+              headers: flattenHeaders(headers),
+              body: {
+                [Symbol.asyncIterator]() {
+                  choose('bytes');
+                  return iterator<Uint8Array>();
+                },
+              },
+              async text() {
+                choose('text');
+                const chunks: Buffer[] = [];
+                for await (const c of iterator<Buffer>()) chunks.push(c);
+                const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+                return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+              },
+              toWeb() {
+                choose('bytes');
+                const it = iterator<Uint8Array>();
+                return new ReadableStream<Uint8Array>(
+                  {
+                    async pull(w) {
+                      const r = await it.next();
+                      if (r.done) w.close();
+                      else w.enqueue(r.value);
+                    },
+                    cancel() {
+                      dispose();
+                    },
+                  },
+                  { highWaterMark: 0 },
+                );
+              },
+              events<T>(p: (data: string) => T | null, early: () => Error): AsyncIterable<T> {
+                parse = p;
+                endedEarly = early;
+                choose('events');
+                return iterator<T>();
+              },
+              dispose,
+            });
+          },
+          onResponseData(c, chunk) {
+            if (readerGone || marker || failure) return;
+            if (mode === 'events') feed(decoder!.push(chunk));
+            else {
+              queue.push(chunk);
+              queuedBytes += chunk.length;
+            }
+            if (!paused && over()) {
+              paused = true;
+              c.pause();
+            }
+            wake();
+          },
+          onResponseEnd() {
+            finish(null);
           },
           onResponseError(_c, e) {
             fail(e);
@@ -336,27 +557,8 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
       keepAliveTimeout: 30_000,
     });
 
-  async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (req.wholeAnswerDeadline) return sendWhole(dispatcher, options, req);
-    // A stream only has a deadline until its headers; afterwards the idle timeout guards it.
-    const deadline = startDeadline(req, options.timeoutMs, 'no headers');
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(req.url, {
-        dispatcher,
-        method: req.method ?? 'POST',
-        headers: req.headers,
-        body: req.body,
-        signal: req.signal,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.bodyIdleTimeoutMs,
-      });
-    } catch (e) {
-      throw mapNetworkError(e, deadline.at(false));
-    } finally {
-      deadline.clear();
-    }
-    return wrapResponse(res, () => deadline.at(true));
+  function send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return req.wholeAnswerDeadline ? sendWhole(dispatcher, options, req) : sendStream(dispatcher, options, req);
   }
 
   return {

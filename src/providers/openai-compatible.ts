@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse } from '../api/openai.js';
 import { countEmbeddingInputTokens } from '../metering/tokens.js';
 import type { UpstreamHttp, UpstreamResponse } from './http.js';
-import { sseBatches } from './sse.js';
 import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
 import { UpstreamError } from './types.js';
 import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
@@ -132,19 +131,9 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     return hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
   }
 
-  async function* streamChunks(res: UpstreamResponse): AsyncGenerator<ChatChunk> {
-    try {
-      for await (const batch of sseBatches(res.body)) {
-        for (const data of batch) {
-          const chunk = chunkOf(data);
-          if (chunk === null) return;
-          yield chunk;
-        }
-      }
-    } finally {
-      res.dispose();
-    }
-    throw new UpstreamError({ provider: name, kind: 'stream', message: `${name}: stream ended before [DONE]` });
+  /** Chunks parsed as the bytes arrive (see UpstreamResponse.events); a stream must end with [DONE]. */
+  function streamChunks(res: UpstreamResponse): ChatStream {
+    return res.events(chunkOf, () => new UpstreamError({ provider: name, kind: 'stream', message: `${name}: stream ended before [DONE]` }));
   }
 
   async function chatStream(req: ChatRequest, ctx: CallContext): Promise<ChatStream> {

@@ -407,3 +407,123 @@ describe('network failures', () => {
     expect(server.requests.length).toBe(0);
   });
 });
+
+describe('stream path: events parsed as the bytes arrive', () => {
+  const chunkEvent = (i: number, pad = '') =>
+    `data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${i}${pad}"},"finish_reason":null}]}\n\n`;
+  const streamReq = (url: string, ac = new AbortController()) =>
+    http.request({
+      provider: 'openai',
+      url: `${url}/chat/completions`,
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: ac.signal,
+      abort: (r) => ac.abort(r),
+      wholeAnswerDeadline: false,
+    });
+  const parse = (d: string) => (d === '[DONE]' ? null : (JSON.parse(d) as { choices: { delta: { content: string } }[] }));
+  const early = () => new Error('ended before [DONE]');
+
+  it('sequential streams keep their connection: after [DONE] the answer is read to its end, not cut', async () => {
+    const own = await startCaptureServer();
+    // [DONE] first, the end of the chunked body a moment later (as it may come in another packet).
+    own.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunkEvent(1) + chunkEvent(2) + 'data: [DONE]\n\n');
+      setTimeout(() => res.end(), 20);
+    });
+    try {
+      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http });
+      for (let i = 0; i < 10; i++) {
+        expect((await collect(await p.chatStream(req({ stream: true }), ctxFor('m')))).length).toBe(2);
+        // The reader is done at [DONE]; the next call may reuse the connection once the body's end has come in.
+        await own.requests[i].closed;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(own.requests.length).toBe(10);
+      expect(own.connections()).toBeLessThanOrEqual(2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('the events before an error event reach the reader first, then the error', async () => {
+    server.respond((_r, res) => sse(res, [chunkEvent(1), chunkEvent(2), 'data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n', chunkEvent(3)]));
+    const stream = await createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chatStream(req({ stream: true }), ctxFor('m'));
+    const seen: string[] = [];
+    const e = await caught(
+      (async () => {
+        for await (const c of stream) seen.push(c.choices[0].delta.content ?? '');
+      })(),
+    );
+    expect(seen).toEqual(['1', '2']);
+    expect((e as { code?: string }).code).toBe('overloaded');
+  });
+
+  it('bytes that arrive before the reader asks for events are kept and parsed then, also when the answer has ended', async () => {
+    server.respond((_r, res) => sse(res, [chunkEvent(1), chunkEvent(2)]));
+    const done = await streamReq(server.url);
+    await server.requests[0].closed; // the whole answer is in before anyone reads it
+    const got = [];
+    for await (const c of done.events(parse, early)) got.push(c.choices[0].delta.content);
+    expect(got).toEqual(['1', '2']);
+
+    server.requests.length = 0;
+    server.respond((_r, res) => sse(res, [chunkEvent(1)], false));
+    const cut = await streamReq(server.url);
+    await server.requests[0].closed;
+    const e = await caught(collect(cut.events(parse, early) as AsyncIterable<never>));
+    expect((e as Error).message).toBe('ended before [DONE]');
+  });
+
+  it('backpressure: a reader that stops reading stops the upstream socket, and gets every event when it reads again', { timeout: 60_000 }, async () => {
+    const own = await startCaptureServer();
+    const total = 32_000; // ~ 32 MB of events: far more than socket buffers and the queue hold
+    const pad = 'x'.repeat(900);
+    let written = 0;
+    let finished = false;
+    own.respond(async (_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < total; i++) {
+        written = i + 1;
+        if (!res.write(chunkEvent(i, pad))) await new Promise((r) => res.once('drain', r));
+      }
+      res.end('data: [DONE]\n\n');
+      finished = true;
+    });
+    try {
+      const ac = new AbortController();
+      const res = await http.request({
+        provider: 'openai',
+        url: `${own.url}/chat/completions`,
+        headers: {},
+        body: '{}',
+        signal: ac.signal,
+        abort: (r) => ac.abort(r),
+        wholeAnswerDeadline: false,
+      });
+      const it = res.events(parse, early)[Symbol.asyncIterator]();
+      expect((await it.next()).done).toBe(false);
+      // The writer stalls once the reader stops: wait until its progress stops moving.
+      let last = -1;
+      await expect
+        .poll(
+          () => {
+            const moved = written !== last;
+            last = written;
+            return moved;
+          },
+          { interval: 300, timeout: 20_000 },
+        )
+        .toBe(false);
+      expect(finished).toBe(false);
+      expect(written).toBeLessThan(total);
+      let n = 1;
+      for (let r = await it.next(); !r.done; r = await it.next()) n++;
+      expect(n).toBe(total);
+      expect(finished).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+});
