@@ -27,12 +27,24 @@ export interface KeyAuthOptions {
   maxEntries?: number;
   /** Client address for the failure limit; default: the socket's remote address (never a client-set header). */
   clientIp?: (c: Context) => string;
+  /**
+   * Keeps the keys in use fresh without a request waiting: every `everyMs`, one batched store query re-reads the cached
+   * keys used within the last `forMs` whose entry is in the second half of its TTL. Without it a key used less often
+   * than the TTL waits for the store on each request. The timer runs only while some key is in use. Off when absent
+   * (tests call `refreshActive()` themselves).
+   */
+  keepWarm?: { everyMs: number; forMs: number };
 }
+
+/** The middleware, and the background refresh its keepWarm timer runs (exposed for tests). */
+export type KeyAuthMiddleware = MiddlewareHandler<{ Variables: AuthVariables }> & { refreshActive(): Promise<void> };
 
 type Lookup = AuthContext | null;
 interface CacheEntry {
   value: Lookup;
   expiresAt: number;
+  /** clock() of the last request that used it (keepWarm's notion of a key in use). */
+  usedAt: number;
 }
 
 const WINDOW_MS = 60_000;
@@ -138,7 +150,7 @@ function rejection(code: 'invalid_api_key' | 'tenant_disabled', missing: boolean
  * Middleware for /v1/*: sets `c.get('auth')` to the key and its tenant, or answers 401/403/429 (OpenAI-shaped).
  * @example app.use('/v1/*', createKeyAuth({ store, ttlMs: 2000, clock: () => new Date(), maxFailuresPerMinute: 30 }))
  */
-export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Variables: AuthVariables }> {
+export function createKeyAuth(options: KeyAuthOptions): KeyAuthMiddleware {
   const { store, ttlMs, clock } = options;
   const negativeTtlMs = options.negativeTtlMs ?? Math.min(ttlMs, 1000);
   const maxEntries = options.maxEntries ?? 10_000;
@@ -150,10 +162,10 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
   const inflight = new Map<string, Promise<Lookup>>();
   liveCaches.add(cache);
 
-  const remember = (secret: string, value: Lookup, expiresAt: number): void => {
+  const remember = (secret: string, value: Lookup, expiresAt: number, usedAt: number): void => {
     cache.delete(secret); // re-inserted at the end, so the oldest-first eviction drops cold entries
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-    cache.set(secret, { value, expiresAt });
+    cache.set(secret, { value, expiresAt, usedAt });
   };
 
   const lookup = (secret: string, now: number): Promise<Lookup> => {
@@ -164,7 +176,7 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
       .findKeyByHash(hashKey(secret))
       .then(
         (found) => {
-          remember(secret, found, now + (found ? ttlMs : negativeTtlMs));
+          remember(secret, found, now + (found ? ttlMs : negativeTtlMs), now);
           return found;
         },
         (e: unknown) => {
@@ -172,7 +184,7 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
           // and ask again after another TTL rather than on every request.
           const stale = cache.get(secret);
           if (stale) {
-            remember(secret, stale.value, now + ttlMs);
+            remember(secret, stale.value, now + ttlMs, now);
             return stale.value;
           }
           throw new GatewayError('service_unavailable', 'Authentication is temporarily unavailable.', { cause: e });
@@ -183,7 +195,48 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
     return p;
   };
 
-  return async function keyAuth(c, next) {
+  let sweeping: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const keepWarm = options.keepWarm;
+
+  /** One batched store query for the keys in use whose entry is in the second half of its TTL. */
+  function refreshActive(): Promise<void> {
+    if (sweeping) return sweeping;
+    const now = clock().getTime();
+    const due: { secret: string; entry: CacheEntry; hash: string }[] = [];
+    let active = false;
+    for (const [secret, entry] of cache) {
+      if (entry.value === null || now - entry.usedAt > (keepWarm?.forMs ?? Infinity)) continue;
+      active = true;
+      const left = entry.expiresAt - now;
+      // An expired entry is the next request's to look up (with its stale fallback): never silently extended here.
+      if (left <= 0 || left >= ttlMs / 2 || inflight.has(secret)) continue;
+      due.push({ secret, entry, hash: hashKey(secret) });
+    }
+    if (!active && timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+    if (due.length === 0) return Promise.resolve();
+    sweeping = store
+      .findKeysByHash(due.map((d) => d.hash))
+      .then(
+        (found) => {
+          for (const d of due) {
+            // Replaced or dropped meanwhile (a fresher lookup, invalidateKeyCache): that state wins.
+            if (cache.get(d.secret) !== d.entry) continue;
+            const value = found.get(d.hash) ?? null;
+            remember(d.secret, value, now + (value ? ttlMs : negativeTtlMs), d.entry.usedAt);
+          }
+        },
+        // Store unreachable: the entries expire as usual and the requests after that ask (and fall back) themselves.
+        () => {},
+      )
+      .finally(() => (sweeping = null));
+    return sweeping;
+  }
+
+  const keyAuth = async function keyAuth(c, next) {
     const now = clock().getTime();
     const secret = presentedKey(c);
     if (secret === null) return errorResponse(c, rejection('invalid_api_key', true));
@@ -209,6 +262,7 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
     try {
       if (entry !== undefined && entry.expiresAt > now) {
         found = entry.value;
+        entry.usedAt = now;
         // Refresh ahead: a key in use is looked up again in the background during the second half of its TTL, so no
         // request of an active key waits for the store, and no cached answer is ever older than the TTL (the
         // revocation bound). Unknown keys are not refreshed: a guesser gets no extra store queries.
@@ -224,6 +278,12 @@ export function createKeyAuth(options: KeyAuthOptions): MiddlewareHandler<{ Vari
     }
     if (found.tenant.disabled) return errorResponse(c, rejection('tenant_disabled', false));
     c.set('auth', found);
+    if (keepWarm && timer === null) {
+      timer = setInterval(() => void refreshActive(), keepWarm.everyMs);
+      timer.unref();
+    }
     await next();
-  };
+  } as KeyAuthMiddleware;
+  keyAuth.refreshActive = refreshActive;
+  return keyAuth;
 }

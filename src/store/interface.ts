@@ -80,6 +80,8 @@ export interface Store {
   revokeKey(id: string): Promise<ApiKeyRecord | null>;
   /** Auth lookup by SHA-256 hex of the secret; revoked keys and deleted tenants are not returned. */
   findKeyByHash(hash: string): Promise<{ key: ApiKeyRecord; tenant: Tenant } | null>;
+  /** The same lookup for many keys in one query (the auth cache's background refresh): found keys by hash. */
+  findKeysByHash(hashes: readonly string[]): Promise<Map<string, { key: ApiKeyRecord; tenant: Tenant }>>;
 
   /** Idempotent on requestId (a replayed event is ignored). */
   insertLedger(events: readonly LedgerEvent[]): Promise<void>;

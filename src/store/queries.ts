@@ -1,10 +1,10 @@
 // Store operations written once against drizzle's Postgres dialect; both backends (postgres.js, PGlite) use them.
-import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { LedgerEvent } from '../metering/ledger-event.js';
 import type { Policy } from '../routing/policy.js';
 import { type Db, toKey, toTenant } from './db.js';
 import { hashKeySecret, keyPrefix, newId, newKeySecret } from './ids.js';
-import type { Store, StoredResponse, Tenant } from './interface.js';
+import type { ApiKeyRecord, Store, StoredResponse, Tenant } from './interface.js';
 import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
 import { createSpendQuery } from './spend-query.js';
 
@@ -98,6 +98,9 @@ function ledgerInsertSql(events: readonly LedgerEvent[]) {
     ON CONFLICT (request_id) DO NOTHING`;
 }
 
+/** Bound of one batched key lookup (bind parameters stay far below Postgres' 65 535). */
+const KEY_HASHES_PER_QUERY = 1000;
+
 export function createStoreQueries(db: Db): StoreQueries {
   // Works on the database or inside a transaction (same query builder).
   const selectTenants = (q: Pick<Db, 'select'> = db) =>
@@ -108,6 +111,15 @@ export function createStoreQueries(db: Db): StoreQueries {
         tenantPolicies,
         and(eq(tenantPolicies.tenantId, tenants.id), eq(tenantPolicies.version, tenants.policyVersion)),
       );
+
+  /** Keys that authenticate (not revoked, tenant not deleted) with their tenant at its current policy version. */
+  const liveKeys = (which: SQL) =>
+    db
+      .select({ hash: apiKeys.hash, key: keyColumns, tenant: tenantColumns })
+      .from(apiKeys)
+      .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .innerJoin(tenantPolicies, and(eq(tenantPolicies.tenantId, tenants.id), eq(tenantPolicies.version, tenants.policyVersion)))
+      .where(and(which, isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
 
   async function getTenant(id: string): Promise<Tenant | null> {
     const rows = await selectTenants().where(and(eq(tenants.id, id), isNull(tenants.deletedAt)));
@@ -200,17 +212,18 @@ export function createStoreQueries(db: Db): StoreQueries {
     },
 
     async findKeyByHash(hash) {
-      const rows = await db
-        .select({ key: keyColumns, tenant: tenantColumns })
-        .from(apiKeys)
-        .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-        .innerJoin(
-          tenantPolicies,
-          and(eq(tenantPolicies.tenantId, tenants.id), eq(tenantPolicies.version, tenants.policyVersion)),
-        )
-        .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
+      const rows = await liveKeys(eq(apiKeys.hash, hash));
       // Disabled tenants are returned on purpose: the HTTP layer answers 403 for them, not 401.
       return rows[0] ? { key: toKey(rows[0].key), tenant: toTenant(rows[0].tenant) } : null;
+    },
+
+    async findKeysByHash(hashes) {
+      const found = new Map<string, { key: ApiKeyRecord; tenant: Tenant }>();
+      for (let i = 0; i < hashes.length; i += KEY_HASHES_PER_QUERY) {
+        const rows = await liveKeys(inArray(apiKeys.hash, hashes.slice(i, i + KEY_HASHES_PER_QUERY)));
+        for (const r of rows) found.set(r.hash, { key: toKey(r.key), tenant: toTenant(r.tenant) });
+      }
+      return found;
     },
 
     async insertLedger(events) {

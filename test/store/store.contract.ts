@@ -150,6 +150,16 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       expect(await store.revokeKey('key_missing')).toBeNull();
       expect((await store.listKeys(t.id)).find((k) => k.id === key.id)?.revokedAt).toBeInstanceOf(Date);
       expect(await store.findKeyByHash(sha256(other!.secret))).not.toBeNull();
+
+      // The batched lookup: live keys only, keyed by hash; unknown and revoked hashes are simply absent.
+      const many = await store.findKeysByHash([sha256(secret), sha256(other!.secret), sha256('tg_unknown')]);
+      expect([...many.keys()]).toEqual([sha256(other!.secret)]);
+      expect(many.get(sha256(other!.secret))?.key.id).toBe(other!.key.id);
+      expect(many.get(sha256(other!.secret))?.tenant.id).toBe(t.id);
+      expect((await store.findKeysByHash([])).size).toBe(0);
+      // Past one query's bound (1000 hashes): the key at the end is still found.
+      const padded = [...Array.from({ length: 1200 }, (_, i) => sha256(`tg_none_${i}`)), sha256(other!.secret)];
+      expect([...(await store.findKeysByHash(padded)).keys()]).toEqual([sha256(other!.secret)]);
     });
 
     it('returns disabled tenants on key lookup but not deleted ones', async () => {
