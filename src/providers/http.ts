@@ -119,13 +119,6 @@ export function mapNetworkError(err: unknown, at: NetworkErrorContext): Upstream
   });
 }
 
-/** Drops a body we will not read; the listener keeps undici's abort error from going unhandled. */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  if (body.destroyed) return;
-  body.on('error', () => {});
-  body.destroy();
-}
-
 function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) {
