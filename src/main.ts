@@ -1,4 +1,6 @@
 // Entry point: read config, build every dependency once, serve, shut down gracefully (drain, flush the ledger, exit 0).
+// First, before any other module loads: the V8 heap setting (see heap-tuning.ts).
+import './heap-tuning.js';
 import { serve } from '@hono/node-server';
 import { loadConfig, ConfigError } from './config/index.js';
 import { createLogger } from './logger.js';
