@@ -1,6 +1,6 @@
-// src/heap-tuning.ts (imported first by main.ts): the V8 flag set at run time must take effect on this Node, and an
-// operator's own --heap-growing-percent must win. Measured on a workload that keeps ~25 MB live and promotes garbage
-// quickly, where V8's own factor runs high: its peak heap is ~190–230 MB untuned, ~115 MB tuned.
+// src/heap-tuning.ts (imported first by main.ts): the V8 flags set at run time must take effect on this Node, and an
+// operator's own flags must win. The growing factor is measured on a workload that keeps ~25 MB live and promotes
+// garbage quickly, where V8's own factor runs high: its peak heap is ~190–230 MB untuned, ~115 MB tuned.
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -23,12 +23,35 @@ await new Promise((done) => {
 process.stdout.write(String(peak / 1048576) + ' ' + live.length);
 `;
 
-function peakHeapMb(nodeArgs: string[], tune: boolean): number {
-  const out = execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', churn], {
+// Start-up keeps what it allocates: the young generation (new space, two semi-spaces) stays at its initial size until
+// startupDone(), then grows again.
+const startup = `
+import v8 from 'node:v8';
+const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
+let done = () => {};
+if (process.env.TUNE) ({ startupDone: done } = await import(process.env.TUNE));
+const keep = [];
+const load = () => { for (let i = 0; i < 200_000; i++) keep.push({ i, s: 'k' + i, a: [i] }); };
+load();
+const during = newSpace();
+done();
+load();
+process.stdout.write(JSON.stringify({ during, after: newSpace() }));
+`;
+
+function run(script: string, nodeArgs: string[], tune: boolean): string {
+  return execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH, ...(tune ? { TUNE: tuning } : {}) },
     encoding: 'utf8',
   });
-  return Number(out.split(' ')[0]);
+}
+
+function peakHeapMb(nodeArgs: string[], tune: boolean): number {
+  return Number(run(churn, nodeArgs, tune).split(' ')[0]);
+}
+
+function youngMb(nodeArgs: string[], tune: boolean): { during: number; after: number } {
+  return JSON.parse(run(startup, nodeArgs, tune)) as { during: number; after: number };
 }
 
 describe('heap tuning', () => {
@@ -39,4 +62,14 @@ describe('heap tuning', () => {
     expect(tuned).toBeLessThan(untuned * 0.8);
     expect(operator).toBeGreaterThan(tuned * 1.2);
   }, 60_000);
+
+  it('holds the young generation at its initial size during start-up, and yields to --semi-space-growth-factor', () => {
+    const untuned = youngMb([], false);
+    const tuned = youngMb([], true);
+    const operator = youngMb(['--semi-space-growth-factor=2'], true);
+    expect(untuned.during).toBeGreaterThanOrEqual(16);
+    expect(tuned.during).toBeLessThanOrEqual(4);
+    expect(tuned.after).toBeGreaterThanOrEqual(16); // grows again once start-up is over
+    expect(operator.during).toBeGreaterThanOrEqual(16);
+  });
 });
