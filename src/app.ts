@@ -1,4 +1,4 @@
-// createApp(deps): the whole Hono application. It never listens: main.ts serves it, tests call app.request() or serve it.
+// createApp(deps): the whole Hono application. It never listens: server.ts serves it, tests call app.request() or serve it.
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Hono } from 'hono';

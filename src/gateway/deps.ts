@@ -1,4 +1,4 @@
-// Everything the request path needs, built once in main.ts (or a test harness) and handed to createApp().
+// Everything the request path needs, built once in server.ts (or a test harness) and handed to createApp().
 import type { Config } from '../config/index.js';
 import type { LedgerWriter } from '../metering/ledger-writer.js';
 import type { StreamLimiter } from '../limits/streams.js';

@@ -1,4 +1,4 @@
-// Node HTTP server limits from config (header size, time to receive a request), shared by main.ts and the test harness.
+// Node HTTP server limits from config (header size, time to receive a request), shared by server.ts and the test harness.
 import type { Server, ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerType } from '@hono/node-server';

@@ -40,7 +40,7 @@ export function createAdminAuth(token: string | undefined): MiddlewareHandler {
 
 /**
  * The admin token: the configured one, else the one stored in `${dataDir}/admin-token`, else a new one written there
- * (mode 0600). `generated` tells main.ts to print it once.
+ * (mode 0600). `generated` tells server.ts to print it once.
  */
 export function resolveAdminToken(options: { configured?: string; dataDir: string }): { token: string; generated: boolean } {
   if (options.configured) return { token: options.configured, generated: false };

@@ -19,7 +19,7 @@ export interface AdminDeps {
   store: Store;
   config: Config;
   clock: () => Date;
-  /** The admin token; defaults to config.env.TOLLGATE_ADMIN_TOKEN (main.ts passes the generated one when unset). */
+  /** The admin token; defaults to config.env.TOLLGATE_ADMIN_TOKEN (server.ts passes the generated one when unset). */
   adminToken?: string;
   /** Called after a tenant's policy, name or status changed (drop router/limiter caches). */
   onPolicyChange?: (tenantId: string) => void;
