@@ -12,5 +12,7 @@ export interface AppEnv {
     /** performance.now() when the request entered the gateway. */
     t0: number;
     auth: AuthInfo;
+    /** The error code the request was answered with, set by errorResponse() (the refusal counter reads it). */
+    errorCode?: string;
   };
 }

@@ -22,14 +22,12 @@ export function toGatewayError(err: unknown): GatewayError {
   return new GatewayError('internal_error', 'The gateway had an internal error while processing your request.');
 }
 
-/**
- * The error each request was answered with through errorResponse() (the error handler, key auth, not found), keyed by
- * its Hono context: one per request, shared by the sub-apps it passes through.
- */
-const answered = new WeakMap<Context, GatewayError>();
-
 export function errorResponse(c: Context, err: GatewayError): Response {
-  answered.set(c, err);
+  // The code the request was answered with (the error handler, key auth, not found), for the refusal counter: a
+  // variable of the request's own context, shared by the sub-apps it passes through. Not a WeakMap keyed by the
+  // context: V8's young-generation collections keep WeakMap entries, so every refused request's context and error
+  // lived until the next full collection (6.0 against 0.7 KB promoted per request, 404s at one connection).
+  (c as Context<AppEnv>).set('errorCode', err.code);
   // x-request-id is added to every answer by the app's first middleware (src/app.ts).
   return new Response(JSON.stringify(err.toBody()), { status: err.status, headers: { 'content-type': 'application/json', ...err.headers } });
 }
@@ -71,6 +69,6 @@ export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | '
     }
     const status = c.res.status;
     // Every error answer of the app goes through errorResponse(), which notes its error; anything else is `other`.
-    metrics.requestAnswered(id, { tenant: tenantOf(c), path: c.req.path, status, code: status >= 400 ? (answered.get(c)?.code ?? 'other') : '' });
+    metrics.requestAnswered(id, { tenant: tenantOf(c), path: c.req.path, status, code: status >= 400 ? (c.get('errorCode') ?? 'other') : '' });
   };
 }
