@@ -2,7 +2,8 @@
 // p99.9 at one connection is the young-generation collections, whose pauses grow with what survives them
 // (docs/performance.md, 2026-12-02). Same processes and pinning as `npm run bench`; Tollgate runs under
 // --trace-gc-nvp and the `promoted=` bytes of its scavenges are summed over the run (warm-up included) ÷ requests.
-// Usage: npx tsx bench/promotion-probe.ts [--kind=chat|refused|notfound|healthz] [--node-args="--flag …"] [--seconds=8]
+// Usage: npx tsx bench/promotion-probe.ts [--kind=chat|refused|notfound|healthz] [--node-args="--flag …"] [--env=K=V,…]
+// [--seconds=8]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { simSettings, startSimulator, startTollgate } from './targets.js';
 import { buildGateway } from '../test/support/process.js';
 
 const { values: args } = parseArgs({
-  options: { kind: { type: 'string', default: 'chat' }, 'node-args': { type: 'string', default: '' }, seconds: { type: 'string', default: '8' } },
+  options: { kind: { type: 'string', default: 'chat' }, 'node-args': { type: 'string', default: '' }, env: { type: 'string', default: '' }, seconds: { type: 'string', default: '8' } },
 });
 const WARMUP = 5000;
 
@@ -26,7 +27,9 @@ const sim = await startSimulator(ctx, 68);
 const redis = await startRedis(logDir, ctx.cpus);
 const db = await createBenchDatabase();
 const nodeArgs = ['--trace-gc-nvp', ...args['node-args'].split(' ').filter(Boolean)];
-const tg = await startTollgate(ctx, { simOrigin: sim.base, databaseUrl: db.url, redisUrl: redis.url, dataDir: join(logDir, 'data'), nodeArgs });
+// --env=K=V,K=V: ablations (e.g. LOG_LEVEL=warn, or REDIS_URL= for the in-process limiter).
+const extraEnv = Object.fromEntries(args.env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const tg = await startTollgate(ctx, { simOrigin: sim.base, databaseUrl: db.url, redisUrl: redis.url, dataDir: join(logDir, 'data'), nodeArgs, extraEnv });
 let requests = 0;
 try {
   await simSettings(sim.base, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
