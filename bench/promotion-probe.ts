@@ -2,7 +2,7 @@
 // p99.9 at one connection is the young-generation collections, whose pauses grow with what survives them
 // (docs/performance.md, 2026-12-02). Same processes and pinning as `npm run bench`; Tollgate runs under
 // --trace-gc-nvp and the `promoted=` bytes of its scavenges are summed over the run (warm-up included) ÷ requests.
-// Usage: npx tsx bench/promotion-probe.ts [--kind=chat|refused|notfound|healthz] [--node-args="--flag …"] [--env=K=V,…]
+// Usage: npx tsx bench/promotion-probe.ts [--kind=chat|explain|refused|notfound|healthz] [--node-args="--flag …"] [--env=K=V,…]
 // [--seconds=8]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,10 +36,10 @@ try {
   const t = tg.target;
   const kind = args.kind;
   const request = {
-    path: kind === 'healthz' ? '/healthz' : kind === 'notfound' ? '/v1/nothing' : t.path,
+    path: kind === 'healthz' ? '/healthz' : kind === 'notfound' ? '/v1/nothing' : kind === 'explain' ? '/v1/route/explain' : t.path,
     method: kind === 'healthz' || kind === 'notfound' ? ('GET' as const) : ('POST' as const),
     headers: { 'content-type': 'application/json', ...t.headers },
-    body: kind === 'refused' ? JSON.stringify({ model: t.model, messages: 'not a list' }) : kind === 'chat' ? chatBody(t, false, 32) : undefined,
+    body: kind === 'refused' ? JSON.stringify({ model: t.model, messages: 'not a list' }) : kind === 'chat' || kind === 'explain' ? chatBody(t, false, 32) : undefined,
   };
   const expected = kind === 'refused' ? 400 : kind === 'notfound' ? 404 : 200;
   const client = new Client(t.origin, { keepAliveTimeout: 60_000, pipelining: 1 });
