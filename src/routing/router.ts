@@ -55,6 +55,42 @@ export interface RoutePlan {
   route: RouteConfig | null;
 }
 
+/**
+ * A routing plan whose exclusions are built when first read (explain, the no-route error), not per routed request.
+ * A class, not an object literal with `get excluded()`: each evaluation of such a literal gives its object an accessor
+ * of its own, kept in the old generation with the object's hidden class, and through the getter's closure that held
+ * the plan's whole input and every excluded model past each young-generation collection, so all of it was promoted
+ * (bench/promotion-probe.ts: ~3 KB per request).
+ */
+class Plan implements RoutePlan {
+  alias: string | null;
+  strategy: Strategy | null;
+  pinned: boolean;
+  substitutedFrom?: string;
+  candidates: Candidate[];
+  route: RouteConfig | null;
+  #exclusions: (() => Exclusion[]) | null;
+  #excluded: Exclusion[] | null = null;
+
+  constructor(p: Omit<RoutePlan, 'excluded'>, exclusions: () => Exclusion[]) {
+    this.alias = p.alias;
+    this.strategy = p.strategy;
+    this.pinned = p.pinned;
+    if (p.substitutedFrom !== undefined) this.substitutedFrom = p.substitutedFrom;
+    this.candidates = p.candidates;
+    this.route = p.route;
+    this.#exclusions = exclusions;
+  }
+
+  get excluded(): Exclusion[] {
+    if (this.#excluded === null) {
+      this.#excluded = this.#exclusions!();
+      this.#exclusions = null;
+    }
+    return this.#excluded;
+  }
+}
+
 export interface AffinityHint {
   model: string;
   cachedShare: number;
@@ -179,24 +215,13 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
     if (reasons.length === 0) eligible.push(c);
     else out.push({ model: m.id, provider: m.provider, reasons });
   }
-  let excluded: Exclusion[] | undefined;
-  const exclusions = () =>
-    (excluded ??= out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x) })));
+  const exclusions = () => out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x) }));
   if (eligible.length === 0) {
     // Models that the policy allows exist but none is reachable now: a server-side 503 (clients retry), not the caller's fault.
     const [code, what] = unavailable > 0 ? (['service_unavailable', 'right now'] as const) : (['no_route', 'for this request'] as const);
     throw new GatewayError(code, `No model can serve route \`${alias}\` ${what}. ${summarise(exclusions())}`, { param: 'model' });
   }
-  return {
-    alias,
-    strategy,
-    pinned: false,
-    candidates: ranked(eligible, strategy, input.affinity),
-    get excluded() {
-      return exclusions();
-    },
-    route,
-  };
+  return new Plan({ alias, strategy, pinned: false, candidates: ranked(eligible, strategy, input.affinity), route }, exclusions);
 }
 
 /** A retired pinned model goes to its successor (followed along the chain) when the policy allows it; else 410. */
@@ -250,23 +275,15 @@ function planPinned(input: PlanInput, requested: CatalogModel): RoutePlan {
     });
   }
   const candidates = ranked(live, strategy ?? 'cheapest', input.affinity);
-  let excluded: Exclusion[] | undefined;
   const served = candidates[0].model.id;
-  return {
-    alias: null,
-    strategy,
-    pinned: true,
-    ...(served !== requested.id ? { substitutedFrom: requested.id } : {}),
-    candidates,
-    // Read by explain only: not built per request.
-    get excluded() {
-      const chosen = new Set(candidates.map((c) => c.model));
-      return (excluded ??= catalog.models
-        .filter((o) => !chosen.has(o))
-        .map((o) => ({ model: o.id, provider: o.provider, reasons: [exclusionForPinned(input, o, m, requested)] })));
-    },
-    route: null,
+  // Read by explain only: not built per request.
+  const exclusions = () => {
+    const chosen = new Set(candidates.map((c) => c.model));
+    return catalog.models
+      .filter((o) => !chosen.has(o))
+      .map((o) => ({ model: o.id, provider: o.provider, reasons: [exclusionForPinned(input, o, m, requested)] }));
   };
+  return new Plan({ alias: null, strategy, pinned: true, candidates, route: null, substitutedFrom: served !== requested.id ? requested.id : undefined }, exclusions);
 }
 
 function isEquivalent(input: PlanInput, o: CatalogModel, minQuality: number): boolean {
