@@ -119,7 +119,12 @@ export interface StreamTap {
   wrap(rest: AsyncIterator<ChatChunk>): AsyncIterator<ChatChunk>;
   /** The chunks, or null when the stream outgrew the bound. */
   chunks(): ChatChunk[] | null;
-  readonly bytes: number;
+  /**
+   * Bytes of the chunks so far (JSON). A method: a getter in the object literal below would give every stream's tap an
+   * accessor of its own in the old generation, which kept the tap, and every chunk it holds, past each young-generation
+   * collection (see Plan in src/routing/router.ts).
+   */
+  bytes(): number;
 }
 
 export function createStreamTap(first: ChatChunk, maxBytes: number): StreamTap {
@@ -146,8 +151,6 @@ export function createStreamTap(first: ChatChunk, maxBytes: number): StreamTap {
       };
     },
     chunks: () => chunks,
-    get bytes() {
-      return bytes;
-    },
+    bytes: () => bytes,
   };
 }

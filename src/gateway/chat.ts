@@ -226,7 +226,7 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
     });
     if (reported) learn(reported);
     const chunks = tap?.chunks();
-    if (outcome === 'ok' && tap && chunks) keep({ kind: 'stream', chunks }, tap.bytes, ev.costPico, tokens);
+    if (outcome === 'ok' && tap && chunks) keep({ kind: 'stream', chunks }, tap.bytes(), ev.costPico, tokens);
   };
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
