@@ -3,7 +3,7 @@
 // (docs/performance.md, 2026-12-02). Same processes and pinning as `npm run bench`; Tollgate runs under
 // --trace-gc-nvp and the `promoted=` bytes of its scavenges are summed over the run (warm-up included) ÷ requests.
 // Usage: npx tsx bench/promotion-probe.ts [--kind=chat|explain|refused|notfound|healthz] [--node-args="--flag …"] [--env=K=V,…]
-// [--seconds=8]
+// [--seconds=8]; KEEP_LOG=1 keeps the log directory and prints the last two scavenges' --trace-gc-nvp lines.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,4 +72,5 @@ process.stdout.write(
   `scavenges: ${scavenges.length}, pause p50 ${pauses[pauses.length >> 1]} ms, max ${pauses[pauses.length - 1]} ms; ` +
     `promoted ${(promoted / 1024 / 1024).toFixed(1)} MB over ${requests} requests = ${((promoted / requests) / 1024).toFixed(1)} KB per request\n`,
 );
-if (process.env.KEEP_LOG) process.stdout.write(scavenges.slice(-2).join('\n') + '\n'); else rmSync(logDir, { recursive: true, force: true });
+if (process.env.KEEP_LOG) process.stdout.write(`${scavenges.slice(-2).join('\n')}\nlogs in ${logDir}\n`);
+else rmSync(logDir, { recursive: true, force: true });
