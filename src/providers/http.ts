@@ -381,8 +381,8 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
     deadline.clear();
     req.signal.removeEventListener('abort', onAbort);
     if (mode === 'events' && !marker && !failure) {
-      if (error === null) feed(decoder!.end());
-      if (!marker && !failure) failure = error ?? endedEarly!();
+      if (error === null) closeEvents();
+      else failure = error;
     } else if (error && !marker) failure ??= error;
     wake();
   };
@@ -402,6 +402,11 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
       else queue.push(v);
     }
   };
+  /** The body is over in events mode: the decoder's last events, then endedEarly() unless the end marker came. */
+  const closeEvents = () => {
+    feed(decoder!.end());
+    if (!marker && !failure) failure = endedEarly!();
+  };
   const choose = (m: 'bytes' | 'text' | 'events') => {
     if (mode !== 'none') throw new Error('upstream body already consumed');
     mode = m;
@@ -412,10 +417,7 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
     head = 0;
     queuedBytes = 0;
     for (const chunk of raw) feed(decoder.push(chunk));
-    if (ended && !marker && !failure) {
-      feed(decoder.end());
-      if (!marker && !failure) failure = endedEarly!();
-    }
+    if (ended && !marker && !failure) closeEvents();
   };
   const iterator = <T>(): AsyncIterableIterator<T> => {
     const it: AsyncIterableIterator<T> = {
