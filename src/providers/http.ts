@@ -352,6 +352,10 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
       if (head === queue.length) {
         queue = [];
         head = 0;
+      } else if (head >= 1024) {
+        // A reader that never quite catches up would otherwise grow the array by a slot per event for the whole stream.
+        queue = queue.slice(head);
+        head = 0;
       }
       if (mode !== 'events') queuedBytes -= (value as Buffer).length;
       if (paused && !over()) {

@@ -476,6 +476,18 @@ describe('stream path: events parsed as the bytes arrive', () => {
     expect((e as Error).message).toBe('ended before [DONE]');
   });
 
+  it('thousands of events in one network chunk all reach the reader, in order', async () => {
+    const n = 5000; // more than the queue keeps before compacting (1024)
+    server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(Array.from({ length: n }, (_, i) => `data: {"i":${i}}\n\n`).join('') + 'data: [DONE]\n\n');
+    });
+    const res = await streamReq(server.url);
+    const seen: number[] = [];
+    for await (const e of res.events((d) => (d === '[DONE]' ? null : (JSON.parse(d) as { i: number })), early)) seen.push(e.i);
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
   it('backpressure: a reader that stops reading stops the upstream socket, and gets every event when it reads again', { timeout: 60_000 }, async () => {
     const own = await startCaptureServer();
     const total = 32_000; // ~ 32 MB of events: far more than socket buffers and the queue hold
