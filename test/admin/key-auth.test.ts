@@ -248,117 +248,103 @@ describe('key auth', () => {
     clock.advance(2001);
     expect((await app.request('/v1/whoami', { headers: bearer(other.secret) })).status).toBe(200);
   });
-});
 
-describe('key auth keep-warm: keys in use are refreshed in the background, in one query', () => {
-  let base: Store;
-  let close: () => Promise<void>;
-  let tenantId: string;
-  beforeAll(async () => {
-    ({ store: base, close } = await backends.find((b) => b.name === 'postgres')!.open());
-    tenantId = (await base.createTenant({ name: 'auth-warm', policy: (await import('../../src/routing/policy.js')).defaultPolicy })).id;
-  });
-  afterAll(async () => close());
+  describe('keep-warm: keys in use are refreshed in the background, in one query', () => {
+    /** The store with both lookups counted; the single lookup can be made to hang (a request that waits never ends). */
+    function counted() {
+      const n = { single: 0, batch: 0, batchSizes: [] as number[] };
+      let hang = false;
+      const store: Store = Object.create(base) as Store;
+      store.findKeyByHash = (hash: string) => {
+        n.single += 1;
+        return hang ? new Promise(() => {}) : base.findKeyByHash(hash);
+      };
+      store.findKeysByHash = (hashes: readonly string[]) => {
+        n.batch += 1;
+        n.batchSizes.push(hashes.length);
+        return base.findKeysByHash(hashes);
+      };
+      return { store, n, hang: () => (hang = true) };
+    }
 
-  const newKey = async () => {
-    const created = (await base.createKey(tenantId, 'k'))!;
-    return { id: created.key.id, secret: created.secret };
-  };
+    function appWith(store: Store, clock: () => Date, keepWarm?: { everyMs: number; forMs: number }, ttlMs = 2000) {
+      const auth = createKeyAuth({ store, ttlMs, clock, maxFailuresPerMinute: 30, clientIp: () => '192.0.2.1', keepWarm });
+      const app = new Hono<{ Variables: AuthVariables }>();
+      app.use('/v1/*', auth);
+      app.get('/v1/whoami', (c) => c.json({ key: c.get('auth').key.id }));
+      return { app, auth };
+    }
 
-  /** The store with both lookups counted; the single lookup can be made to hang (a request that waits never ends). */
-  function counted() {
-    const n = { single: 0, batch: 0, batchSizes: [] as number[] };
-    let hang = false;
-    const store: Store = Object.create(base) as Store;
-    store.findKeyByHash = (hash: string) => {
-      n.single += 1;
-      return hang ? new Promise(() => {}) : base.findKeyByHash(hash);
-    };
-    store.findKeysByHash = (hashes: readonly string[]) => {
-      n.batch += 1;
-      n.batchSizes.push(hashes.length);
-      return base.findKeysByHash(hashes);
-    };
-    return { store, n, hang: () => (hang = true) };
-  }
+    it('a key used less often than the TTL is refreshed by the sweep, not by its next request', async () => {
+      const clock = createClock();
+      const s = counted();
+      const { app, auth } = appWith(s.store, clock.now);
+      const [a, b, idle] = [await newKey(), await newKey(), await newKey()];
+      for (const k of [a, b, idle]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      expect(s.n.single).toBe(3);
+      await auth.refreshActive(); // first half of the TTL: nothing is due
+      expect(s.n.batch).toBe(0);
+      clock.advance(1500);
+      await auth.refreshActive();
+      expect(s.n.batchSizes).toEqual([3]); // all three in one query
+      s.hang(); // from now on a request that asked the store would never finish
+      clock.advance(600); // past the first answers' TTL (2000), early in the refreshed one (1500 + 2000)
+      for (const k of [a, b]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      expect(s.n.single).toBe(3);
+    });
 
-  function appWith(store: Store, clock: () => Date, keepWarm?: { everyMs: number; forMs: number }, ttlMs = 2000) {
-    const auth = createKeyAuth({ store, ttlMs, clock, maxFailuresPerMinute: 30, clientIp: () => '192.0.2.1', keepWarm });
-    const app = new Hono<{ Variables: AuthVariables }>();
-    app.use('/v1/*', auth);
-    app.get('/v1/whoami', (c) => c.json({ key: c.get('auth').key.id }));
-    return { app, auth };
-  }
+    it('a key not used within forMs is left to expire', async () => {
+      const clock = createClock();
+      const s = counted();
+      const { app, auth } = appWith(s.store, clock.now, undefined, 60_000);
+      const k = await newKey();
+      expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      const warm = appWith(s.store, clock.now, { everyMs: 3_600_000, forMs: 10_000 }, 60_000);
+      expect((await warm.app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      clock.advance(45_000); // second half of the TTL, but last used 45 s ago: past forMs (10 s)
+      await warm.auth.refreshActive();
+      expect(s.n.batch).toBe(0);
+      await auth.refreshActive(); // no keepWarm: every key counts as in use, so it is refreshed
+      expect(s.n.batch).toBe(1);
+    });
 
-  it('a key used less often than the TTL is refreshed by the sweep, not by its next request', async () => {
-    const clock = createClock();
-    const s = counted();
-    const { app, auth } = appWith(s.store, clock.now);
-    const [a, b, idle] = [await newKey(), await newKey(), await newKey()];
-    for (const k of [a, b, idle]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    expect(s.n.single).toBe(3);
-    await auth.refreshActive(); // first half of the TTL: nothing is due
-    expect(s.n.batch).toBe(0);
-    clock.advance(1500);
-    await auth.refreshActive();
-    expect(s.n.batchSizes).toEqual([3]); // all three in one query
-    s.hang(); // from now on a request that asked the store would never finish
-    clock.advance(600); // past the first answers' TTL (2000), early in the refreshed one (1500 + 2000)
-    for (const k of [a, b]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    expect(s.n.single).toBe(3);
-  });
+    it('a revocation seen by the sweep takes effect at once; a key dropped by invalidateKeyCache meanwhile is not put back', async () => {
+      const clock = createClock();
+      const s = counted();
+      const { app, auth } = appWith(s.store, clock.now);
+      const [revoked, dropped] = [await newKey(), await newKey()];
+      for (const k of [revoked, dropped]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      await base.revokeKey(revoked.id); // on "another instance": this cache is not told
+      clock.advance(1500);
+      const sweep = auth.refreshActive();
+      invalidateKeyCache({ keyId: dropped.id }); // while the sweep's query is out
+      await sweep;
+      expect((await app.request('/v1/whoami', { headers: bearer(revoked.secret) })).status).toBe(401);
+      expect(s.n.single).toBe(2); // the revoked key's 401 came from the sweep's answer, not a new lookup
+      expect((await app.request('/v1/whoami', { headers: bearer(dropped.secret) })).status).toBe(200);
+      expect(s.n.single).toBe(3); // the dropped key was looked up again
+    });
 
-  it('a key not used within forMs is left to expire', async () => {
-    const clock = createClock();
-    const s = counted();
-    const { app, auth } = appWith(s.store, clock.now, undefined, 60_000);
-    const k = await newKey();
-    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    const warm = appWith(s.store, clock.now, { everyMs: 3_600_000, forMs: 10_000 }, 60_000);
-    expect((await warm.app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    clock.advance(45_000); // second half of the TTL, but last used 45 s ago: past forMs (10 s)
-    await warm.auth.refreshActive();
-    expect(s.n.batch).toBe(0);
-    await auth.refreshActive(); // no keepWarm: every key counts as in use, so it is refreshed
-    expect(s.n.batch).toBe(1);
-  });
-
-  it('a revocation seen by the sweep takes effect at once; a key dropped by invalidateKeyCache meanwhile is not put back', async () => {
-    const clock = createClock();
-    const s = counted();
-    const { app, auth } = appWith(s.store, clock.now);
-    const [revoked, dropped] = [await newKey(), await newKey()];
-    for (const k of [revoked, dropped]) expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    await base.revokeKey(revoked.id); // on "another instance": this cache is not told
-    clock.advance(1500);
-    const sweep = auth.refreshActive();
-    invalidateKeyCache({ keyId: dropped.id }); // while the sweep's query is out
-    await sweep;
-    expect((await app.request('/v1/whoami', { headers: bearer(revoked.secret) })).status).toBe(401);
-    expect(s.n.single).toBe(2); // the revoked key's 401 came from the sweep's answer, not a new lookup
-    expect((await app.request('/v1/whoami', { headers: bearer(dropped.secret) })).status).toBe(200);
-    expect(s.n.single).toBe(3); // the dropped key was looked up again
-  });
-
-  it('the timer refreshes keys in use on its own and stops when none is', { timeout: 30_000 }, async () => {
-    const s = counted();
-    const { app } = appWith(s.store, () => new Date(), { everyMs: 20, forMs: 400 }, 200);
-    const k = await newKey();
-    expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
-    // Refreshed repeatedly within the 400 ms it counts as in use (a TTL of 200 ms)...
-    await expect.poll(() => s.n.batch, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    // ...then no longer: the count settles.
-    let last = -1;
-    await expect
-      .poll(
-        () => {
-          const moved = s.n.batch !== last;
-          last = s.n.batch;
-          return moved;
-        },
-        { interval: 500, timeout: 10_000 },
-      )
-      .toBe(false);
-    expect(s.n.single).toBe(1);
+    it('the timer refreshes keys in use on its own and stops when none is', { timeout: 30_000 }, async () => {
+      const s = counted();
+      const { app } = appWith(s.store, () => new Date(), { everyMs: 20, forMs: 400 }, 200);
+      const k = await newKey();
+      expect((await app.request('/v1/whoami', { headers: bearer(k.secret) })).status).toBe(200);
+      // Refreshed repeatedly within the 400 ms it counts as in use (a TTL of 200 ms)...
+      await expect.poll(() => s.n.batch, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      // ...then no longer: the count settles.
+      let last = -1;
+      await expect
+        .poll(
+          () => {
+            const moved = s.n.batch !== last;
+            last = s.n.batch;
+            return moved;
+          },
+          { interval: 500, timeout: 10_000 },
+        )
+        .toBe(false);
+      expect(s.n.single).toBe(1);
+    });
   });
 });
