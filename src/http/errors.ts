@@ -68,7 +68,7 @@ export function createRefusalCounter(metrics: Pick<Metrics, 'requestStarted' | '
       throw e;
     }
     const status = c.res.status;
-    // Every error answer of the app goes through errorResponse(), which notes its error; anything else is `other`.
+    // Every error answer of the app goes through errorResponse(), which notes its code on the context; anything else is `other`.
     metrics.requestAnswered(id, { tenant: tenantOf(c), path: c.req.path, status, code: status >= 400 ? (c.get('errorCode') ?? 'other') : '' });
   };
 }
