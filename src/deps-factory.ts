@@ -75,9 +75,9 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
   let redis: Redis | null = null;
   let limiter: Limiter;
   if (config.env.REDIS_URL) {
-    // Auto-pipelining: under concurrency the EVALSHA of many requests share one socket write (the largest native cost
-    // in the profile); each request still makes exactly one round trip on admission.
-    redis = createLimiterRedis(config.env.REDIS_URL, { enableAutoPipelining: true });
+    // Commands batched per event-loop turn (BatchingRedis): under concurrency the EVALSHA of many requests share one
+    // socket write (the largest native cost in the profile); each request still makes one round trip on admission.
+    redis = createLimiterRedis(config.env.REDIS_URL);
     // Wait (briefly) for the connection so that the first requests do not find the limiter degraded.
     await Promise.race([
       new Promise<void>((resolve) => {

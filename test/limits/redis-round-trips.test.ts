@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Limiter } from '../../src/limits/interface.js';
-import { createRedisLimiter, limiterRedisOptions } from '../../src/limits/redis-limiter.js';
+import { createLimiterRedis, createRedisLimiter } from '../../src/limits/redis-limiter.js';
 import { uniqueId } from '../support/services.js';
 import { freePort, startRedisServer, stopRedisServer } from './support/redis.js';
 import { daySpec, request, settlement, T0 } from './support/requests.js';
@@ -24,7 +24,7 @@ async function reads(): Promise<number> {
 beforeAll(async () => {
   const port = await freePort();
   server = await startRedisServer(port);
-  redis = new Redis(`redis://127.0.0.1:${port}`, { ...limiterRedisOptions, enableAutoPipelining: true });
+  redis = createLimiterRedis(`redis://127.0.0.1:${port}`); // the gateway's own client
   probe = new Redis(`redis://127.0.0.1:${port}`);
   await Promise.all([new Promise((r) => redis.once('ready', r)), probe.ping()]);
   limiter = createRedisLimiter({ redis, keyPrefix: uniqueId('tgrt'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
@@ -84,5 +84,41 @@ describe('Redis round trips per request', () => {
     void limiter.settle(settlement(req, 42n));
     const [state] = await limiter.budgetState(tenantId, budgets);
     expect(state.spentPico).toBe(42n);
+  });
+
+  it('requests admitted in the same turn of the event loop share one socket write (and the settlements before them)', async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const warm = request({ tenantId, budgets, reservePico: 10n });
+    await limiter.admit(warm);
+    void limiter.settle(settlement(warm, 5n)); // deferred: goes out with the batch below
+    // The writes the socket makes (one per chunk through _write, one per corked batch through _writev).
+    const socket = redis.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const original = { _write: socket._write, _writev: socket._writev };
+    let writes = 0;
+    socket._write = function (this: unknown, ...a: unknown[]) {
+      writes++;
+      return original._write.apply(this, a);
+    };
+    socket._writev = function (this: unknown, ...a: unknown[]) {
+      writes++;
+      return original._writev.apply(this, a);
+    };
+    const n = 50;
+    const before = await reads();
+    let results;
+    try {
+      results = await Promise.all(
+        Array.from({ length: n }, (_, i) => limiter.admit(request({ tenantId, budgets, reservePico: 1_000n, now: T0 + i }))),
+      );
+    } finally {
+      Object.assign(socket, original);
+    }
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(writes).toBe(1);
+    expect((await reads()) - before - 1).toBeLessThanOrEqual(2); // Redis reads the batch at once (less the INFO)
+    // The settlement went first: its actual cost is spent, and the 50 reservations are held on top.
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(5n + 1_000n * BigInt(n));
   });
 });
