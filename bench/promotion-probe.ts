@@ -3,8 +3,11 @@
 // (docs/performance.md, 2026-12-02). Same processes and pinning as `npm run bench`; Tollgate runs under
 // --trace-gc-nvp and the `promoted=` bytes of its scavenges are summed over the run (warm-up included) ÷ requests.
 // Usage: npx tsx bench/promotion-probe.ts [--kind=chat|explain|refused|notfound|healthz] [--node-args="--flag …"] [--env=K=V,…]
-// [--seconds=8]; KEEP_LOG=1 keeps the log directory and prints the last two scavenges' --trace-gc-nvp lines.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// [--seconds=8] [--heap-profile=FILE]; KEEP_LOG=1 keeps the log directory and prints the last two scavenges' --trace-gc-nvp
+// lines. --heap-profile writes a sampling heap profile (open it in Chrome DevTools, Memory tab) of what the run allocated
+// that outlived young-generation collections: the promoted objects and their allocation stacks (V8 keeps the samples of
+// objects a major GC collected, drops those a scavenge collected).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +19,13 @@ import { simSettings, startSimulator, startTollgate } from './targets.js';
 import { buildGateway } from '../test/support/process.js';
 
 const { values: args } = parseArgs({
-  options: { kind: { type: 'string', default: 'chat' }, 'node-args': { type: 'string', default: '' }, env: { type: 'string', default: '' }, seconds: { type: 'string', default: '8' } },
+  options: {
+    kind: { type: 'string', default: 'chat' },
+    'node-args': { type: 'string', default: '' },
+    env: { type: 'string', default: '' },
+    seconds: { type: 'string', default: '8' },
+    'heap-profile': { type: 'string' },
+  },
 });
 const WARMUP = 5000;
 
@@ -27,6 +36,33 @@ const sim = await startSimulator(ctx, 68);
 const redis = await startRedis(logDir, ctx.cpus);
 const db = await createBenchDatabase();
 const nodeArgs = ['--trace-gc-nvp', ...args['node-args'].split(' ').filter(Boolean)];
+// The sampler starts in the gateway process (a preloaded module) and writes its profile on SIGUSR2.
+const heapProfile = args['heap-profile'];
+if (heapProfile) {
+  const preload = join(logDir, 'heap-sampler.mjs');
+  writeFileSync(
+    preload,
+    `import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const s = new Session();
+s.connect();
+const post = (m, p) => new Promise((ok, fail) => s.post(m, p, (e, r) => (e ? fail(e) : ok(r))));
+await post('HeapProfiler.enable');
+await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true });
+process.on('SIGUSR2', async () => {
+  // Short-lived garbage first: scavenges (which drop their samples) clear the young generation of the run's dead
+  // objects, which a major GC at read-out would otherwise count as if promoted.
+  const junk = [];
+  for (let i = 0; i < 400_000; i++) if (junk.push(new Array(32)) >= 1000) junk.length = 0;
+  const { profile } = await post('HeapProfiler.getSamplingProfile');
+  writeFileSync(${JSON.stringify(heapProfile)}, JSON.stringify(profile));
+  process.stderr.write('heap profile written\\n');
+});
+`,
+  );
+  // No major GC during the run: each would count the young generation's dead objects of that moment as well.
+  nodeArgs.push('--import', preload, '--initial-old-space-size=3000', '--no-memory-reducer');
+}
 // --env=K=V,K=V: ablations (e.g. LOG_LEVEL=warn, or REDIS_URL= for the in-process limiter).
 const extraEnv = Object.fromEntries(args.env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const tg = await startTollgate(ctx, { simOrigin: sim.base, databaseUrl: db.url, redisUrl: redis.url, dataDir: join(logDir, 'data'), nodeArgs, extraEnv });
@@ -57,6 +93,14 @@ try {
   const end = performance.now() + Number(args.seconds) * 1000;
   while (performance.now() < end) await one(true);
   await client.close();
+  if (heapProfile) {
+    process.kill(tg.proc.serverPid, 'SIGUSR2');
+    const deadline = Date.now() + 30_000;
+    while (!readFileSync(join(logDir, 'tollgate.log'), 'utf8').includes('heap profile written') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    process.stdout.write(`heap profile: ${heapProfile}\n`);
+  }
   samples.sort((a, b) => a - b);
   const p = (q: number) => samples[Math.floor((samples.length - 1) * q)].toFixed(3);
   process.stdout.write(`${kind}: ${samples.length} requests measured (after ${WARMUP} warm-up), ${unexpected} answers other than ${expected}\n`);
