@@ -91,6 +91,7 @@ describe('Redis round trips per request', () => {
     const budgets = [daySpec(T0, BUDGET)];
     const warm = request({ tenantId, budgets, reservePico: 10n });
     await limiter.admit(warm);
+    const before = await reads();
     void limiter.settle(settlement(warm, 5n)); // deferred: goes out with the batch below
     // The writes the socket makes (one per chunk through _write, one per corked batch through _writev).
     const socket = redis.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
@@ -105,7 +106,6 @@ describe('Redis round trips per request', () => {
       return original._writev.apply(this, a);
     };
     const n = 50;
-    const before = await reads();
     let results;
     try {
       results = await Promise.all(
