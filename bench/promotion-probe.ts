@@ -36,7 +36,8 @@ const sim = await startSimulator(ctx, 68);
 const redis = await startRedis(logDir, ctx.cpus);
 const db = await createBenchDatabase();
 const nodeArgs = ['--trace-gc-nvp', ...args['node-args'].split(' ').filter(Boolean)];
-// The sampler starts in the gateway process (a preloaded module) and writes its profile on SIGUSR2.
+// The sampler starts in the gateway process (a preloaded module) and writes its profile on SIGWINCH (SIGUSR2 belongs to
+// bench/alloc-sampler.mjs, preloaded into every bench server, which drives the same V8 sampler).
 const heapProfile = args['heap-profile'];
 if (heapProfile) {
   const preload = join(logDir, 'heap-sampler.mjs');
@@ -49,7 +50,7 @@ s.connect();
 const post = (m, p) => new Promise((ok, fail) => s.post(m, p, (e, r) => (e ? fail(e) : ok(r))));
 await post('HeapProfiler.enable');
 await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true });
-process.on('SIGUSR2', async () => {
+process.on('SIGWINCH', async () => {
   // Short-lived garbage first: scavenges (which drop their samples) clear the young generation of the run's dead
   // objects, which a major GC at read-out would otherwise count as if promoted.
   const junk = [];
@@ -94,7 +95,7 @@ try {
   while (performance.now() < end) await one(true);
   await client.close();
   if (heapProfile) {
-    process.kill(tg.proc.serverPid, 'SIGUSR2');
+    process.kill(tg.proc.serverPid, 'SIGWINCH');
     const deadline = Date.now() + 30_000;
     while (!readFileSync(join(logDir, 'tollgate.log'), 'utf8').includes('heap profile written') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
