@@ -100,8 +100,12 @@ async function handleCreate(ctx: RouteContext): Promise<void> {
   const save = (response: ResponseObject): void => {
     if (shouldStore(req)) remember(state, `${key}\u0000${id}`, toStored({ tenantId: key, response, input: inputItems(req), history }));
   };
-  if (req.stream) return streamResponse(ctx, shown, rctx, fault, recordBase, save);
-
+  if (req.stream && !res.destroyed) return streamResponse(ctx, shown, rctx, fault, recordBase, save);
+  // The client left during the latency: nothing was sent (as the chat endpoints record it).
+  if (res.destroyed) {
+    state.record({ ...recordBase, status: 0, completionTokens: 0, reasoningTokens: 0, aborted: true });
+    return;
+  }
   if (fault?.type === 'error_event') {
     sendJson(res, 500, openaiErrorBody('The server had an error while processing your request (simulated).', 'server_error', null));
     state.record({ ...recordBase, status: 500, completionTokens: 0, reasoningTokens: 0, aborted: false });
