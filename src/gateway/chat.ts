@@ -18,6 +18,7 @@ import { admit, expectedOutput, plan, servedHeaders, type Admitted } from './adm
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { countedTokens, sseStream, type StreamOutcome } from './sse.js';
+import type { ClientSignal } from './upstream-signal.js';
 
 export interface ChatCall {
   req: ChatRequest;
@@ -25,7 +26,7 @@ export interface ChatCall {
   requestId: string;
   t0: number;
   /** Aborted when the client disconnects. */
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
   /** The request's `x-tollgate-cache` header (`no-store`, `max-age=N`), if any. */
   cacheHeader?: string | null;
 }

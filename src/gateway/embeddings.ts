@@ -10,14 +10,14 @@ import { admit, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter } from './meter.js';
 import { clientErrorFor } from './upstream-errors.js';
-import { linkSignals } from './upstream-signal.js';
+import { linkSignals, type ClientSignal } from './upstream-signal.js';
 
 export interface EmbeddingsCall {
   req: EmbeddingRequest;
   auth: AuthInfo;
   requestId: string;
   t0: number;
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
 }
 
 export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall): Promise<Response> {

@@ -8,7 +8,7 @@ import type { Candidate } from '../routing/router.js';
 import type { Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { clientErrorFor } from './upstream-errors.js';
-import { linkSignals, type AttemptSignal } from './upstream-signal.js';
+import { linkSignals, type AttemptSignal, type ClientSignal } from './upstream-signal.js';
 
 export interface AttemptArgs {
   cand: Candidate;
@@ -22,7 +22,7 @@ export interface FallbackInput {
   admitted: Admitted;
   /** Filled in as attempts are made (the ledger row lists them). */
   attempts: Attempt[];
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
   requestId: string;
   tenantId: string;
 }

@@ -9,6 +9,7 @@ import { baselineOf, savingsOf } from '../routing/baseline.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
 import { accessLogOf } from '../logger.js';
+import type { ClientSignal } from './upstream-signal.js';
 
 export interface MeterInput {
   requestId: string;
@@ -138,7 +139,7 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
 export type BaseMeter = Omit<MeterInput, 'model' | 'tokens' | 'usageSource' | 'status' | 'outcome' | 'errorCode' | 'firstByteAt'>;
 
 /** Meters a request that got no answer and gives back the error for the client (rate headers attached). */
-export function meterFailure(deps: GatewayDeps, base: BaseMeter, rateHeaders: Record<string, string>, clientSignal: AbortSignal, e: unknown): GatewayError {
+export function meterFailure(deps: GatewayDeps, base: BaseMeter, rateHeaders: Record<string, string>, clientSignal: ClientSignal, e: unknown): GatewayError {
   const err = e instanceof GatewayError ? e : new GatewayError('internal_error', 'Upstream call failed.');
   const last = base.attempts.at(-1);
   const model = last ? (deps.config.catalog.resolve(`${last.provider}/${last.model}`) ?? null) : null;

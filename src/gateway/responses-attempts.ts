@@ -1,7 +1,7 @@
 // Calls the candidates of a Responses API request in order, falling back before the first byte: natively on OpenAI
 // (upstream /responses, gateway-held state), translated through Chat Completions on DeepSeek and Gemini.
 import type { ChatChunk, ChatRequest } from '../api/openai.js';
-import type { AttemptSignal } from './upstream-signal.js';
+import type { AttemptSignal, ClientSignal } from './upstream-signal.js';
 import { withFallback } from './fallback.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { hasResponsesRaw, type RawUpstreamResponse } from '../providers/openai.js';
@@ -26,7 +26,7 @@ export interface ResponsesAttemptInput {
   createdAt: number;
   auth: AuthInfo;
   requestId: string;
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
 }
 
 /** One answer, before it is turned into an HTTP response. `native`: passed through from OpenAI's /responses. */

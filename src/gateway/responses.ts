@@ -29,6 +29,7 @@ import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
 import { responseEventStream, type EventStreamOutcome } from './responses-events.js';
 import { countedTokens } from './sse.js';
+import type { ClientSignal } from './upstream-signal.js';
 
 export interface ResponsesCall {
   req: ResponsesRequest;
@@ -36,7 +37,7 @@ export interface ResponsesCall {
   requestId: string;
   t0: number;
   /** Aborted when the client disconnects. */
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
 }
 
 

@@ -6,6 +6,7 @@ import { parseResponsesRequest } from '../responses/index.js';
 import { GatewayError } from '../errors.js';
 import { parseJson, readBody } from './body.js';
 import type { AppEnv } from './context.js';
+import { clientSignalOf } from './client-signal.js';
 
 export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -21,7 +22,7 @@ export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
       auth: c.get('auth'),
       requestId: c.get('requestId'),
       t0: c.get('t0'),
-      clientSignal: c.req.raw.signal,
+      clientSignal: clientSignalOf(c),
     });
   });
 

@@ -11,6 +11,7 @@ import { plan } from '../gateway/admission.js';
 import { listModels } from '../gateway/models.js';
 import type { GatewayDeps } from '../gateway/deps.js';
 import { readJson } from './body.js';
+import { clientSignalOf } from './client-signal.js';
 import { createResponsesRoutes } from './responses-routes.js';
 import type { AppEnv } from './context.js';
 
@@ -29,14 +30,14 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
       auth: c.get('auth'),
       requestId: c.get('requestId'),
       t0: c.get('t0'),
-      clientSignal: c.req.raw.signal,
+      clientSignal: clientSignalOf(c),
       cacheHeader: c.req.header('x-tollgate-cache') ?? null,
     });
   });
 
   v1.post('/embeddings', async (c) => {
     const req = await readJson(c, embeddingRequestSchema, limit);
-    return handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: c.req.raw.signal });
+    return handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: clientSignalOf(c) });
   });
 
   v1.get('/models', (c) => c.json(listModels(deps, c.get('auth'), deps.clock())));
