@@ -55,7 +55,7 @@ export function clientSignalOf(c: Context): ClientSignal {
   if (outgoing.destroyed || outgoing.closed) signal.abort(PREMATURE_CLOSE);
   else {
     outgoing[kSignal] = signal;
-    outgoing.once('close', onClose);
+    outgoing.on('close', onClose); // a response closes once; `on` spares the wrapper `once` would allocate
   }
   return signal;
 }
