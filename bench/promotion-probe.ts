@@ -7,9 +7,9 @@
 // lines. --heap-profile writes a sampling heap profile (open it in Chrome DevTools, Memory tab) of what the run allocated
 // that outlived young-generation collections: the promoted objects and their allocation stacks (V8 keeps the samples of
 // objects a major GC collected, drops those a scavenge collected).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'undici';
 import { chatBody } from './load.js';
@@ -36,36 +36,12 @@ const sim = await startSimulator(ctx, 68);
 const redis = await startRedis(logDir, ctx.cpus);
 const db = await createBenchDatabase();
 const nodeArgs = ['--trace-gc-nvp', ...args['node-args'].split(' ').filter(Boolean)];
-// The sampler starts in the gateway process (a preloaded module) and writes its profile on SIGWINCH (SIGUSR2 belongs to
-// bench/alloc-sampler.mjs, preloaded into every bench server, which drives the same V8 sampler).
+// --heap-profile: bench/heap-sampler.mjs preloaded, with no major GC during the run; read out on SIGWINCH below.
 const heapProfile = args['heap-profile'];
-if (heapProfile) {
-  const preload = join(logDir, 'heap-sampler.mjs');
-  writeFileSync(
-    preload,
-    `import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
-const s = new Session();
-s.connect();
-const post = (m, p) => new Promise((ok, fail) => s.post(m, p, (e, r) => (e ? fail(e) : ok(r))));
-await post('HeapProfiler.enable');
-await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true });
-process.on('SIGWINCH', async () => {
-  // Short-lived garbage first: scavenges (which drop their samples) clear the young generation of the run's dead
-  // objects, which a major GC at read-out would otherwise count as if promoted.
-  const junk = [];
-  for (let i = 0; i < 400_000; i++) if (junk.push(new Array(32)) >= 1000) junk.length = 0;
-  const { profile } = await post('HeapProfiler.getSamplingProfile');
-  writeFileSync(${JSON.stringify(heapProfile)}, JSON.stringify(profile));
-  process.stderr.write('heap profile written\\n');
-});
-`,
-  );
-  // No major GC during the run: each would count the young generation's dead objects of that moment as well.
-  nodeArgs.push('--import', preload, '--initial-old-space-size=3000', '--no-memory-reducer');
-}
+if (heapProfile) nodeArgs.push('--import', resolve('bench/heap-sampler.mjs'), '--initial-old-space-size=3000', '--no-memory-reducer');
 // --env=K=V,K=V: ablations (e.g. LOG_LEVEL=warn, or REDIS_URL= for the in-process limiter).
 const extraEnv = Object.fromEntries(args.env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+if (heapProfile) extraEnv.BENCH_HEAP_PROFILE = resolve(heapProfile);
 const tg = await startTollgate(ctx, { simOrigin: sim.base, databaseUrl: db.url, redisUrl: redis.url, dataDir: join(logDir, 'data'), nodeArgs, extraEnv });
 let requests = 0;
 try {
