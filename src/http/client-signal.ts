@@ -17,7 +17,10 @@ class ConnectionSignal implements ClientSignal {
   private listeners: Array<() => void> | null = null;
 
   addEventListener(_type: 'abort', listener: () => void): void {
-    if (!this.aborted) (this.listeners ??= []).push(listener);
+    if (this.aborted) return;
+    // Nearly always one listener (the upstream attempt's): an exact one-slot array, not an empty one grown by push.
+    if (this.listeners) this.listeners.push(listener);
+    else this.listeners = [listener];
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {

@@ -50,7 +50,7 @@ export const limiterRedisOptions: RedisOptions = {
  * per-instance accessor that keeps it, and the commands and buffers it holds, alive through young-generation
  * collections (12.0 → 7.3 KB promoted per gateway request without them: bench/promotion-probe.ts).
  */
-export class BatchingRedis extends Redis {
+class BatchingRedis extends Redis {
   private corked: Redis['stream'] | null = null;
   private readonly uncork = (): void => {
     const s = this.corked;
