@@ -95,6 +95,12 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
       reservationTtlS: config.file.limits.reservation_ttl_s,
       logger,
       onStatus: (s) => metrics.setRedisUp(s === 'up'),
+      ahead: {
+        headroom: config.file.limits.admit_ahead_headroom,
+        maxAgeMs: config.file.limits.admit_ahead_max_age_ms,
+        roomRequests: config.file.limits.admit_ahead_room_requests,
+      },
+      onRefusedAhead: (_req, r) => metrics.refusedAhead(r.ok ? 'unknown' : r.reason),
     });
     metrics.setRedisUp(true);
   } else {

@@ -81,8 +81,18 @@ export const fileConfigSchema = z.object({
       on_redis_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
       /** Seconds after which an unsettled budget reservation expires (an instance died mid-request). */
       reservation_ttl_s: z.number().int().positive().default(900),
+      /**
+       * Admission ahead of Redis (src/limits/ahead.ts): while Redis' last reading leaves this share of every rate limit
+       * and hard budget free after the request, the request goes ahead without waiting for Redis' answer (the
+       * reservation is still made there). 0 = every request waits for Redis.
+       */
+      admit_ahead_headroom: z.number().min(0).max(1).default(0.5),
+      /** How old (ms) that reading may be. */
+      admit_ahead_max_age_ms: z.number().int().min(0).max(60_000).default(1000),
+      /** The room left must also hold this many more requests like this one (small limits never go ahead). */
+      admit_ahead_room_requests: z.number().int().min(0).max(1_000_000).default(100),
     })
-    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900 }),
+    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900, admit_ahead_headroom: 0.5, admit_ahead_max_age_ms: 1000, admit_ahead_room_requests: 100 }),
   ledger: z
     .object({
       batch_size: z.number().int().positive().default(500),

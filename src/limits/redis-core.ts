@@ -1,5 +1,6 @@
 // The Redis limiter proper: one Lua script call per operation, errors thrown as they come (redis-limiter.ts handles outages).
 import type { Redis } from 'ioredis';
+import { type AheadOptions, clampReserve, createAheadBook, type Mark } from './ahead.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
 import { admitLua, resetLua, settleLua, stateLua } from './lua.js';
 import {
@@ -10,7 +11,6 @@ import {
   counterExpiry,
   type LimitReading,
   MAX_BUDGET_PICO,
-  MAX_RESERVE_PICO,
   rateStateOf,
 } from './shared.js';
 
@@ -21,6 +21,18 @@ export interface RedisCoreOptions {
   /** First segment of every key (tests isolate by tenant id; deployments may share a Redis). */
   keyPrefix?: string;
   now?: () => number;
+  /** Admission without waiting for Redis far from every limit (ahead.ts); absent = always wait. */
+  ahead?: AheadOptions;
+}
+
+/** The Redis limiter with admission ahead of Redis' answer (see ahead.ts). */
+export interface RedisCoreLimiter extends Limiter {
+  /**
+   * Admits at once when Redis' last reading leaves room on every limit, sending the admission without waiting for it;
+   * null when the request must wait (then call admit). `failed` hears of a Redis error on the admission sent; `refused`
+   * of Redis refusing it after all (another instance took the room).
+   */
+  admitAhead(req: AdmitRequest, failed: (err: unknown) => void, refused: (result: AdmitResult) => void): AdmitResult | null;
 }
 
 type Reply = Array<string | number>;
@@ -120,13 +132,37 @@ function checkBudget(spec: BudgetSpec): void {
   if (spec.limitPico < 0n || spec.limitPico > MAX_BUDGET_PICO) throw new RangeError(`budget limit out of range: ${spec.limitPico}`);
 }
 
-export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
+export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimiter {
   const { redis, seeder } = options;
   const scripts = scriptsOf(redis);
   const prefix = options.keyPrefix ?? 'tg';
   const ttlMs = options.reservationTtlS * 1000;
   const clock = options.now ?? Date.now;
   const keysOf = keyCache(prefix);
+  const book = options.ahead && options.ahead.headroom > 0 ? createAheadBook(options.ahead) : null;
+  /**
+   * Admissions between a 'seed' answer and their retry. A settlement is otherwise sent at once, behind its admission on
+   * the same connection (the order Redis sees); an admission that went ahead may still be waiting for the ledger to seed
+   * its counters, and its settlement must wait for the retry.
+   */
+  const seeding = new Map<string, Promise<unknown>>();
+
+  async function admitChecked(req: AdmitRequest): Promise<AdmitResult> {
+    const mark = book?.sent(req) ?? null;
+    let reply = await admitOnce(req, []);
+    // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
+    if (reply[0] === 'seed') {
+      const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => admitOnce(req, seeds));
+      seeding.set(req.requestId, retry);
+      try {
+        reply = await retry;
+      } finally {
+        seeding.delete(req.requestId);
+      }
+    }
+    if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
+    return parseAdmit(req, reply, mark);
+  }
 
   async function seedsFor(tenantId: string, budgets: BudgetSpec[], reply: Reply): Promise<string[]> {
     const seeds = budgets.map(() => '');
@@ -146,7 +182,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
   async function admitOnce(req: AdmitRequest, seeds: string[]): Promise<Reply> {
     const k = keysOf(req.tenantId);
     const limits = applicableLimits(req);
-    const reserve = req.reservePico < 0n ? 0n : req.reservePico > MAX_RESERVE_PICO ? MAX_RESERVE_PICO : req.reservePico;
+    const reserve = clampReserve(req.reservePico);
     const rateKeys = limits.map((l) => k.rate(l.scope, l.subject, l.kind));
     const budgetKeys = req.budgets.map(k.budget);
     const args: Array<string | number> = [k.res, k.resx, k.bk, ...rateKeys, ...budgetKeys];
@@ -161,7 +197,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
     return asReply(await scripts.tgLimitAdmit(...args));
   }
 
-  function parseAdmit(req: AdmitRequest, reply: Reply): AdmitResult {
+  function parseAdmit(req: AdmitRequest, reply: Reply, mark: Mark | null): AdmitResult {
     const limits = applicableLimits(req);
     const ok = reply[0] === 'ok';
     let at = ok ? 1 : 3;
@@ -170,7 +206,9 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
       at += 2;
       return r;
     });
-    const budgets: BudgetState[] = req.budgets.map((b) => budgetStateOf(b, BigInt(String(reply[at++]))));
+    const spent = req.budgets.map(() => BigInt(String(reply[at++])));
+    const budgets: BudgetState[] = req.budgets.map((b, i) => budgetStateOf(b, spent[i]));
+    if (mark) book?.record(req, mark, readings, spent);
     const rate = rateStateOf(readings);
     if (ok) return { ok: true, rate, budgets, degraded: false };
     const kind = reply[1];
@@ -196,14 +234,20 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
 
   return {
     status: 'up',
-    async admit(req) {
-      let reply = await admitOnce(req, []);
-      // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
-      if (reply[0] === 'seed') reply = await admitOnce(req, await seedsFor(req.tenantId, req.budgets, reply));
-      if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
-      return parseAdmit(req, reply);
+    admit: admitChecked,
+    admitAhead(req, failed, refused) {
+      const result = book?.tryAhead(req) ?? null;
+      if (result === null) return null;
+      // Sent now (admitOnce writes before its first await): whatever follows on this connection comes after it.
+      admitChecked(req).then((r) => {
+        if (!r.ok) refused(r);
+      }, failed);
+      return result;
     },
     async settle(s: Settlement) {
+      const retry = seeding.get(s.requestId);
+      if (retry) await retry.catch(() => {});
+      book?.settled(s.tenantId, s.actualPico, s.actualTokens - s.estimatedTokens);
       const k = keysOf(s.tenantId);
       const keys = [k.res, k.resx, ...s.budgets.map(k.budget)];
       const actual = s.actualPico < 0n ? 0n : s.actualPico;
@@ -216,6 +260,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): Limiter {
       return budgets.map((b, i) => budgetStateOf(b, BigInt(String(reply[i + 1]))));
     },
     async resetBudgets(tenantId) {
+      book?.forget(tenantId);
       const k = keysOf(tenantId);
       await scripts.tgLimitReset(2, k.res, k.bk);
     },

@@ -4,7 +4,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
 import { createMemoryLimiter } from './memory-limiter.js';
-import { createRedisCoreLimiter, SeedError } from './redis-core.js';
+import type { AheadOptions } from './ahead.js';
+import { createRedisCoreLimiter, type RedisCoreLimiter, SeedError } from './redis-core.js';
 import { counterId, seedUnavailable } from './shared.js';
 
 export type LimiterStatus = 'up' | 'degraded' | 'down';
@@ -29,6 +30,10 @@ export interface RedisLimiterOptions {
   probeIntervalMs?: number;
   /** Settlements kept while Redis is away, replayed when it returns (oldest dropped beyond this). */
   maxPendingSettlements?: number;
+  /** Admission without waiting for Redis far from every limit (src/limits/ahead.ts); absent = always wait. */
+  ahead?: AheadOptions;
+  /** Redis refused an admission that had gone ahead (another instance took the room): for a metric. */
+  onRefusedAhead?: (req: AdmitRequest, result: AdmitResult) => void;
 }
 
 /** ioredis options under which a dead Redis fails within milliseconds instead of queueing requests. */
@@ -95,7 +100,7 @@ const SETTLE_DEFER_MS = 25;
 /** Redis first; on an outage the in-process fallback (fail_open) or 503 (fail_closed); settlements replayed on return. */
 class FailoverLimiter implements Limiter {
   private state: LimiterStatus = 'up';
-  private readonly core: Limiter;
+  private readonly core: RedisCoreLimiter;
   private fallback: Limiter | null = null;
   /** Requests admitted by an in-process fallback, settled there too (for its own budget view). */
   private readonly admittedBy = new Map<string, Limiter>();
@@ -129,6 +134,13 @@ class FailoverLimiter implements Limiter {
 
   async admit(req: AdmitRequest): Promise<AdmitResult> {
     this.flushSettles();
+    if (this.state === 'up') {
+      const ahead = this.core.admitAhead(req, (err) => this.aheadFailed(err), (r) => this.refusedAhead(req, r));
+      if (ahead) {
+        this.remember(req.tenantId, ahead.budgets, req.budgets);
+        return ahead;
+      }
+    }
     if (!this.usable()) return this.admitDegraded(req);
     let result: AdmitResult;
     try {
@@ -148,6 +160,28 @@ class FailoverLimiter implements Limiter {
     if (this.state !== 'up') this.recovered();
     return result;
   }
+
+  /** The admission of a request that went ahead failed on Redis: the request is served; its settlement will follow. */
+  private aheadFailed(err: unknown): void {
+    if (isLocalError(err)) {
+      this.options.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'admission sent ahead could not seed its budget counters');
+      return;
+    }
+    this.outage(err);
+  }
+
+  private refusedAhead(req: AdmitRequest, result: AdmitResult): void {
+    this.options.onRefusedAhead?.(req, result);
+    const now = Date.now();
+    if (now - this.lastRefusedLog < 10_000) return;
+    this.lastRefusedLog = now;
+    this.options.logger?.warn(
+      { tenant: req.tenantId, reason: result.ok ? undefined : result.reason },
+      'Redis refused an admission that had gone ahead (another instance used the headroom): the request is served and charged',
+    );
+  }
+
+  private lastRefusedLog = -Infinity;
 
   settle(s: Settlement): Promise<void> {
     const local = this.admittedBy.get(s.requestId);

@@ -108,6 +108,8 @@ export interface Metrics {
   fallback(from: string, to: string): void;
   /** A request refused by a limit: `requests` | `tokens` | `budget` | `streams` | `auth_failures`. */
   rateLimited(tenant: string | null, limit: string): void;
+  /** Redis refused an admission that had gone ahead of its answer (src/limits/ahead.ts): the request was served anyway. */
+  refusedAhead(limit: string): void;
   /** Budget gauges in pico-USD (exported as USD); a null limit removes the limit series. Tenants past the cap are not exported. */
   setBudget(tenant: string, period: BudgetPeriod, limitPico: bigint | null, spentPico: bigint): void;
   /** Drops both budget series of a tenant and period (budget removed from the policy, tenant deleted). */
@@ -188,6 +190,12 @@ function defineFamilies(registry: Registry) {
   const upstreamErrors = createCounterFamily(registry, 'tollgate_upstream_errors_total', 'Failed upstream attempts, by reason.', ['provider', 'reason']);
   const fallbacks = createCounterFamily(registry, 'tollgate_fallbacks_total', 'Fallbacks from one catalog model to the next.', ['from', 'to']);
   const rateLimited = createCounterFamily(registry, 'tollgate_rate_limited_total', 'Requests refused by a rate limit or budget.', ['tenant', 'limit']);
+  const refusedAhead = createCounterFamily(
+    registry,
+    'tollgate_limiter_refused_ahead_total',
+    'Admissions that went ahead of Redis (far from every limit) and that Redis then refused: served over the limit, by the limit Redis named.',
+    ['limit'],
+  );
   const cacheRequests = createCounterFamily(registry, 'tollgate_cache_requests_total', 'Response cache lookups, by result.', ['tenant', 'result']);
   const refused = createCounterFamily(
     registry,
@@ -206,7 +214,7 @@ function defineFamilies(registry: Registry) {
   const ledgerSpooled = new Gauge({ name: 'tollgate_ledger_spooled_events', help: 'Ledger events in the spool file, waiting for Postgres.', registers: [registry] });
   const redisUp = new Gauge({ name: 'tollgate_redis_up', help: '1 when the limiter reaches Redis, 0 when degraded or down.', registers: [registry] });
   const circuitOpen = new Gauge({ name: 'tollgate_circuit_open', help: '1 while the circuit breaker of a provider model is open.', labelNames: ['provider', 'model'], registers: [registry] });
-  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, cacheRequests, refused, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
+  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, refusedAhead, cacheRequests, refused, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
 }
 type Families = ReturnType<typeof defineFamilies>;
 
@@ -351,6 +359,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     rateLimited(tenant, limit) {
       f.rateLimited.series([l.tenantOf(tenant), l.limitOf(limit)]).value += 1;
+    },
+    refusedAhead(limit) {
+      f.refusedAhead.series([l.limitOf(limit)]).value += 1;
     },
     setBudget(tenant, period, limitPico, spentPico) {
       const label = l.tenantOf(tenant);
