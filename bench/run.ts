@@ -1,11 +1,12 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
-// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --tollgate-env=K=V / --tollgate-node-args=--flag (ablations), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
+// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --tollgate-env=K=V / --tollgate-node-args=--flag (ablations), --redis-delay-ms=N (Redis replies N ms late, as across a network), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGateway } from '../test/support/process.js';
+import { type DelayProxy, startDelayProxy } from './delay-proxy.js';
 import { pinSelf, rssMb } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { startPortkey, startProxy, startSimulator, startTollgate, type Running } from './targets.js';
@@ -29,6 +30,8 @@ const { values: args } = parseArgs({
     'tollgate-env': { type: 'string' },
     /** Ablation: node command-line options for Tollgate, comma-separated (V8 flags that NODE_OPTIONS refuses). */
     'tollgate-node-args': { type: 'string' },
+    /** Redis as if across a network: its replies reach Tollgate this many ms late (a delaying proxy in this process). */
+    'redis-delay-ms': { type: 'string' },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
   },
@@ -58,16 +61,18 @@ async function main(): Promise<void> {
     : 'none (taskset missing or one core)';
   const log = (s: string) => process.stdout.write(`${s}\n`);
   const procs: Running['proc'][] = [];
+  let redisDelay: DelayProxy | null = null;
   const db = await createBenchDatabase();
   try {
     const sim = await startSimulator(ctx, 80);
     procs.push(sim.proc);
     const redis = await startRedis(logDir, ctx.cpus);
     procs.push(redis.server);
+    if (args['redis-delay-ms']) redisDelay = await startDelayProxy(redis.url, Number(args['redis-delay-ms']));
     const tollgate = await startTollgate(ctx, {
       simOrigin: sim.base,
       databaseUrl: db.url,
-      redisUrl: redis.url,
+      redisUrl: redisDelay?.url ?? redis.url,
       dataDir: join(logDir, 'data'),
       cpuProfDir: args.profile ? join(logDir, 'prof') : undefined,
       extraEnv: tollgateEnv,
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
       notes.push(...soak.notes);
     }
     if (Object.keys(tollgateEnv).length > 0) notes.push(`Ablation run: Tollgate started with ${JSON.stringify(tollgateEnv)}.`);
+    if (redisDelay) notes.push(`Redis as if across a network: its replies reached Tollgate ${args['redis-delay-ms']} ms late (bench/delay-proxy.ts).`);
     if (tollgateNodeArgs.length > 0) notes.push(`Ablation run: Tollgate started as node ${tollgateNodeArgs.join(' ')} build/main.js.`);
     notes.push(
       'The machine is shared with other engineers\' test runs while this ran: figures are noisy; each is the median of alternating rounds (target order rotated per round).',
@@ -153,6 +159,7 @@ async function main(): Promise<void> {
     if (args.json) writeFileSync(args.json, JSON.stringify(res, null, 2));
   } finally {
     for (const p of procs.reverse()) await p.stop();
+    await redisDelay?.close();
     await db.drop().catch(() => {});
     if (!args.profile) rmSync(logDir, { recursive: true, force: true });
   }
