@@ -14,8 +14,8 @@
 // take meanwhile, and so does a room of `roomRequests` more requests like this one. Near an edge, or on any doubt (no reading, a changed policy, a new budget period, a reset), the request
 // waits for Redis as before. If Redis does refuse one that went ahead, it is counted (onRefusedAhead) and its actual
 // cost is still charged by its settlement.
-import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState } from './interface.js';
-import { applicableLimits, budgetStateOf, clampTokens, type LimitReading, MAX_RESERVE_PICO, rateStateOf, WINDOW_MS } from './shared.js';
+import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, RateLimitSpec, RateLimitState } from './interface.js';
+import { budgetStateOf, clampLimit, clampTokens, type LimitReading, MAX_RESERVE_PICO, WINDOW_MS } from './shared.js';
 
 export interface AheadOptions {
   /** Share (0–1) of every rate limit and hard budget that must stay free after the request; 0 = always wait for Redis. */
@@ -65,10 +65,28 @@ const readingKey = (req: Pick<AdmitRequest, 'keyId' | 'model'>) => `${req.keyId 
 
 export const clampReserve = (p: bigint): bigint => (p < 0n ? 0n : p > MAX_RESERVE_PICO ? MAX_RESERVE_PICO : p);
 
-function sameLimits(a: ReturnType<typeof applicableLimits>, b: LimitReading[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i].kind !== b[i].kind || a[i].limit !== b[i].limit) return false;
-  return true;
+/** Matches one scope's limits against the reading's from index i (applicableLimits' order); the next index, or -1. */
+function matchScope(spec: RateLimitSpec, b: LimitReading[], i: number): number {
+  if (i < 0) return i;
+  if (spec.rpm !== undefined) {
+    const x = b[i];
+    if (x === undefined || x.kind !== 'r' || x.limit !== clampLimit(spec.rpm)) return -1;
+    i++;
+  }
+  if (spec.tpm !== undefined) {
+    const x = b[i];
+    if (x === undefined || x.kind !== 't' || x.limit !== clampLimit(spec.tpm)) return -1;
+    i++;
+  }
+  return i;
+}
+
+/** The request is subject to exactly the limits of the reading (same as comparing applicableLimits, without building it). */
+function sameLimits(req: AdmitRequest, b: LimitReading[]): boolean {
+  let i = matchScope(req.limits.tenant, b, 0);
+  if (req.keyId !== null) i = matchScope(req.limits.key, b, i);
+  if (req.model !== null) i = matchScope(req.limits.model, b, i);
+  return i === b.length;
 }
 
 function sameBudgets(a: BudgetSpec[], b: BudgetSpec[]): boolean {
@@ -142,19 +160,29 @@ export function createAheadBook(options: AheadOptions): AheadBook {
       if (!t || !r) return null;
       const age = req.now - r.at;
       if (age < 0 || age > options.maxAgeMs) return null;
-      if (!sameLimits(applicableLimits(req), r.limits) || !sameBudgets(req.budgets, r.budgets)) return null;
+      if (!sameLimits(req, r.limits) || !sameBudgets(req.budgets, r.budgets)) return null;
       const sinceRequests = t.requests - r.mark.requests;
       const sinceTokens = t.tokens - r.mark.tokens;
       const sincePico = t.pico - r.mark.pico;
       const tokens = clampTokens(req.tokens);
-      const readings: LimitReading[] = [];
+      // The x-ratelimit state as rateStateOf makes it (per kind, the limit with the least remaining), built in passing.
+      const rate: RateLimitState = { limitRequests: null, remainingRequests: null, resetRequestsMs: null, limitTokens: null, remainingTokens: null, resetTokensMs: null };
       for (const l of r.limits) {
-        const unit = l.kind === 'r' ? 1 : tokens;
-        const cost = l.kind === 'r' ? 1 + sinceRequests : tokens + sinceTokens;
+        const requests = l.kind === 'r';
+        const cost = requests ? 1 + sinceRequests : tokens + sinceTokens;
         const remaining = l.remaining - cost;
-        if (remaining < options.headroom * l.limit || remaining < options.roomRequests * unit) return null;
+        if (remaining < options.headroom * l.limit || remaining < options.roomRequests * (requests ? 1 : tokens)) return null;
         // The bucket drains by the reading's age and fills by `cost` units of WINDOW_MS / limit each.
-        readings.push({ kind: l.kind, limit: l.limit, remaining, resetMs: Math.max(0, l.resetMs - age) + Math.ceil((cost * WINDOW_MS) / l.limit) });
+        const resetMs = Math.max(0, l.resetMs - age) + Math.ceil((cost * WINDOW_MS) / l.limit);
+        if (requests && (rate.remainingRequests === null || remaining < rate.remainingRequests)) {
+          rate.limitRequests = l.limit;
+          rate.remainingRequests = remaining;
+          rate.resetRequestsMs = resetMs;
+        } else if (!requests && (rate.remainingTokens === null || remaining < rate.remainingTokens)) {
+          rate.limitTokens = l.limit;
+          rate.remainingTokens = remaining;
+          rate.resetTokensMs = resetMs;
+        }
       }
       const reserve = clampReserve(req.reservePico);
       const budgets: BudgetState[] = [];
@@ -165,7 +193,7 @@ export function createAheadBook(options: AheadOptions): AheadBook {
         if (spec.mode === 'hard' && (room * 1000n < headroomPermille * spec.limitPico || room < roomRequests * reserve)) return null;
         budgets.push(budgetStateOf(spec, spent));
       }
-      return { ok: true, rate: rateStateOf(readings), budgets, degraded: false };
+      return { ok: true, rate, budgets, degraded: false };
     },
 
     forget(tenantId) {

@@ -25,7 +25,7 @@ export interface ApplicableLimit {
   subject: string | null;
 }
 
-function clampLimit(n: number): number {
+export function clampLimit(n: number): number {
   return Math.min(Math.max(1, Math.floor(n)), MAX_RATE_LIMIT);
 }
 
@@ -53,14 +53,15 @@ export interface LimitReading {
   resetMs: number;
 }
 
-/** The x-ratelimit-* state: for requests and for tokens, the limit with the least remaining. */
+/** The x-ratelimit-* state: for requests and for tokens, the limit with the least remaining (first of equals). */
 export function rateStateOf(readings: LimitReading[]): RateLimitState {
-  const tightest = (kind: RateKind) =>
-    readings
-      .filter((r) => r.kind === kind)
-      .reduce<LimitReading | null>((best, r) => (best === null || r.remaining < best.remaining ? r : best), null);
-  const r = tightest('r');
-  const t = tightest('t');
+  let r: LimitReading | null = null;
+  let t: LimitReading | null = null;
+  for (const x of readings) {
+    if (x.kind === 'r') {
+      if (r === null || x.remaining < r.remaining) r = x;
+    } else if (t === null || x.remaining < t.remaining) t = x;
+  }
   return {
     limitRequests: r?.limit ?? null,
     remainingRequests: r ? Math.max(0, r.remaining) : null,
