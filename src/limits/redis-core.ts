@@ -29,10 +29,10 @@ export interface RedisCoreOptions {
 export interface RedisCoreLimiter extends Limiter {
   /**
    * Admits at once when Redis' last reading leaves room on every limit, sending the admission without waiting for it;
-   * null when the request must wait (then call admit). `failed` hears of a Redis error on the admission sent; `refused`
-   * of Redis refusing it after all (another instance took the room).
+   * null when the request must wait (then call admit). `failed` hears of an error on the admission sent (Redis, or the
+   * ledger seeding a counter); `refused` of Redis refusing it after all (another instance took the room).
    */
-  admitAhead(req: AdmitRequest, failed: (err: unknown) => void, refused: (result: AdmitResult) => void): AdmitResult | null;
+  admitAhead(req: AdmitRequest, failed: (err: unknown) => void, refused: (req: AdmitRequest, result: AdmitResult) => void): AdmitResult | null;
 }
 
 type Reply = Array<string | number>;
@@ -148,11 +148,17 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
   const seeding = new Map<string, Promise<unknown>>();
 
   async function admitChecked(req: AdmitRequest): Promise<AdmitResult> {
-    const mark = book?.sent(req) ?? null;
+    let mark = book?.sent(req) ?? null;
     let reply = await admitOnce(req, []);
     // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
     if (reply[0] === 'seed') {
-      const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => admitOnce(req, seeds));
+      // The counters are gone (a new tenant or period, or flushed, evicted, reset elsewhere): the tenant's readings no
+      // longer hold. The retry is the admission that counts, in a tally started afresh.
+      book?.forget(req.tenantId);
+      const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => {
+        mark = book?.sent(req) ?? null;
+        return admitOnce(req, seeds);
+      });
       seeding.set(req.requestId, retry);
       try {
         reply = await retry;
@@ -240,7 +246,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       if (result === null) return null;
       // Sent now (admitOnce writes before its first await): whatever follows on this connection comes after it.
       admitChecked(req).then((r) => {
-        if (!r.ok) refused(r);
+        if (!r.ok) refused(req, r);
       }, failed);
       return result;
     },

@@ -111,6 +111,7 @@ class FailoverLimiter implements Limiter {
   /** The settlements sent by the last flush: Redis answers one connection in order, so awaiting these awaits all. */
   private lastFlush: Promise<unknown> = Promise.resolve();
   private dropped = 0;
+  private lastAheadWarning = -Infinity;
   private replaying = false;
   private nextProbeAt = 0;
   /** Last spend Redis reported per tenant and period: where a fallback's budgets start. */
@@ -135,7 +136,7 @@ class FailoverLimiter implements Limiter {
   async admit(req: AdmitRequest): Promise<AdmitResult> {
     this.flushSettles();
     if (this.state === 'up') {
-      const ahead = this.core.admitAhead(req, (err) => this.aheadFailed(err), (r) => this.refusedAhead(req, r));
+      const ahead = this.core.admitAhead(req, this.aheadFailed, this.refusedAhead);
       if (ahead) {
         this.remember(req.tenantId, ahead.budgets, req.budgets);
         return ahead;
@@ -161,27 +162,30 @@ class FailoverLimiter implements Limiter {
     return result;
   }
 
-  /** The admission of a request that went ahead failed on Redis: the request is served; its settlement will follow. */
-  private aheadFailed(err: unknown): void {
+  /** The admission of a request that went ahead failed: the request is served; its settlement will follow. */
+  private readonly aheadFailed = (err: unknown): void => {
     if (isLocalError(err)) {
-      this.options.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'admission sent ahead could not seed its budget counters');
+      this.warnAhead({ err: err instanceof Error ? err.message : String(err) }, 'an admission sent ahead of Redis could not seed its budget counters');
       return;
     }
     this.outage(err);
-  }
+  };
 
-  private refusedAhead(req: AdmitRequest, result: AdmitResult): void {
+  private readonly refusedAhead = (req: AdmitRequest, result: AdmitResult): void => {
     this.options.onRefusedAhead?.(req, result);
-    const now = Date.now();
-    if (now - this.lastRefusedLog < 10_000) return;
-    this.lastRefusedLog = now;
-    this.options.logger?.warn(
+    this.warnAhead(
       { tenant: req.tenantId, reason: result.ok ? undefined : result.reason },
       'Redis refused an admission that had gone ahead (another instance used the headroom): the request is served and charged',
     );
-  }
+  };
 
-  private lastRefusedLog = -Infinity;
+  /** At most one line per 10 s: these come in bursts (every request of the reading's age). */
+  private warnAhead(obj: object, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastAheadWarning < 10_000) return;
+    this.lastAheadWarning = now;
+    this.options.logger?.warn(obj, msg);
+  }
 
   settle(s: Settlement): Promise<void> {
     const local = this.admittedBy.get(s.requestId);

@@ -89,8 +89,14 @@ describe('admission ahead of Redis', () => {
     await limiter.close();
   });
 
-  it('a settlement waits for the admission that went ahead of it, and a reset drops the readings', async () => {
-    const limiter = limiterOn(redis, { ahead: AHEAD });
+  it('a settlement follows the admission that went ahead of it; a reset, or counters found missing, drop the readings', async () => {
+    let seedGate: Promise<void> = Promise.resolve();
+    let ledgerSpend = 0n;
+    const seeder = async () => {
+      await seedGate;
+      return ledgerSpend;
+    };
+    const limiter = limiterOn(redis, { ahead: AHEAD, seeder });
     const tenantId = uniqueId('t');
     const budgets = [daySpec(T0, 1_000_000_000n)];
     await limiter.admit(request({ tenantId, budgets, reservePico: 1_000n }));
@@ -107,6 +113,29 @@ describe('admission ahead of Redis', () => {
 
     await limiter.resetBudgets(tenantId);
     expect((await admitSeen(limiter, redis, request({ tenantId, budgets, reservePico: 1_000n, now: T0 + 2 }))).ahead).toBe(false);
+
+    // Counters gone behind the limiter's back (evicted, flushed) while the ledger knows more spend than Redis had: the
+    // admission that went ahead finds them missing, and until they are seeded again no request goes ahead on the old
+    // reading; then the readings start again from the retry's answer.
+    expect((await admitSeen(limiter, redis, request({ tenantId, budgets, reservePico: 1_000n, now: T0 + 3 }))).ahead).toBe(true);
+    await settledNow(redis);
+    const counters = await redis.keys(`${keyPrefix}:{t:${tenantId}}:b:*`);
+    expect(counters.length).toBe(1);
+    await redis.del(...counters);
+    let open: () => void = () => {};
+    seedGate = new Promise<void>((r) => (open = r));
+    ledgerSpend = 500_000n;
+    expect((await admitSeen(limiter, redis, request({ tenantId, budgets, reservePico: 1_000n, now: T0 + 4 }))).ahead).toBe(true);
+    await settledNow(redis); // Redis has answered 'seed'; the ledger has not answered yet
+    let waited = true;
+    const meanwhile = limiter.admit(request({ tenantId, budgets, reservePico: 1_000n, now: T0 + 5 })).then((r) => ((waited = false), r));
+    await settledNow(redis);
+    expect(waited).toBe(true);
+    open();
+    expect((await meanwhile).budgets[0].spentPico).toBe(502_000n);
+    const next = await admitSeen(limiter, redis, request({ tenantId, budgets, reservePico: 1_000n, now: T0 + 6 }));
+    expect(next.ahead).toBe(true);
+    expect(next.r.budgets[0].spentPico).toBe(503_000n);
     await limiter.close();
   });
 
