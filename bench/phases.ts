@@ -164,6 +164,7 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
   const notes: string[] = [];
   for (const rate of plan.rates) {
     const monitor = await monitorRedis(redisUrl);
+    const aheadA = await admissionsAhead(tg);
     const readsA = await redisReads(redisUrl);
     const durationS = Math.ceil((plan.rateLeadMs + plan.rateWindowMs + 500) / 1000);
     const load = throughput(tg.target, { connections: 8, durationS, overallRate: rate, maxTokens: plan.maxTokens });
@@ -176,6 +177,9 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
     const r = await load;
     await sleep(500); // budget settlements run after the response
     const readsB = await redisReads(redisUrl);
+    const aheadB = await admissionsAhead(tg);
+    const ahead = aheadB.ahead - aheadA.ahead;
+    const admissions = aheadB.all - aheadA.all;
     const counts = monitor.stop();
     const requests = r.ok + r.errors;
     const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -184,15 +188,22 @@ export async function fixedRatePhase(plan: Plan, sim: string, tg: Running, redis
     // Less the INFO call that took the second reading (the first is before readsA was counted).
     const trips = (readsB - readsA - 1) / requests;
     const inner = sum(counts.inLua) / requests;
-    log(`[fixed rate ${rate}/s] ${requests} requests (${r.errors} errors): Redis ${trips.toFixed(2)} round trips/request carrying ${commands.toFixed(2)} commands (${per(counts.topLevel)}), ${inner.toFixed(2)} commands inside Lua; Postgres ${pgPerS.toFixed(1)} commits/s`);
+    log(`[fixed rate ${rate}/s] ${requests} requests (${r.errors} errors), ${ahead} of ${admissions} admissions ahead of Redis' answer: Redis ${trips.toFixed(2)} round trips/request carrying ${commands.toFixed(2)} commands (${per(counts.topLevel)}), ${inner.toFixed(2)} commands inside Lua; Postgres ${pgPerS.toFixed(1)} commits/s`);
     notes.push(`At ${rate} req/s (${requests} requests): Redis commands sent per request: ${per(counts.topLevel)}; run inside Lua scripts per request: ${per(counts.inLua)}.`);
     rows.push({ label: `Redis round trips per request @${rate}/s (socket reads by Redis)`, unit: 'trips', values: { tollgate: trips }, applies: ['tollgate'], ratios: false, decimals: 2, goal: '≤ 1 on admission', met: trips <= 1.05 });
+    rows.push({ label: `admissions not waiting for Redis' answer @${rate}/s (share)`, unit: '%', values: { tollgate: admissions > 0 ? (100 * ahead) / admissions : 0 }, applies: ['tollgate'], ratios: false, decimals: 1 });
     rows.push({ label: `Redis commands per request @${rate}/s`, unit: 'cmd', values: { tollgate: commands }, applies: ['tollgate'], ratios: false, decimals: 2 });
     rows.push({ label: `Redis commands inside Lua per request @${rate}/s`, unit: 'cmd', values: { tollgate: inner }, applies: ['tollgate'], ratios: false, decimals: 1 });
     rows.push({ label: `Postgres commits per second @${rate}/s`, unit: '1/s', values: { tollgate: pgPerS }, applies: ['tollgate'], ratios: false, decimals: 1, goal: 'set by the batch interval' });
   }
   notes.push('Postgres: xact_commit delta of the bench database in pg_stat_database (pg_stat_statements is not preloaded on this server); every autocommit statement is one commit.');
   return { rows, notes };
+}
+
+/** The limiter's admissions so far, all and those that went ahead of Redis' answer (src/limits/ahead.ts), from /metrics. */
+async function admissionsAhead(tg: Running): Promise<{ ahead: number; all: number }> {
+  const s = parseExposition(await (await fetch(`${tg.target.origin}/metrics`)).text());
+  return { ahead: sumOf(s, 'tollgate_limiter_admissions_total', { path: 'ahead' }), all: sumOf(s, 'tollgate_limiter_admissions_total') };
 }
 
 /** Tollgate alone, many requests at 32 connections, RSS after each tenth: flat means no leak. */

@@ -101,6 +101,7 @@ export async function buildDeps(config: Config, logger: Logger, options: BuildOp
         roomRequests: config.file.limits.admit_ahead_room_requests,
       },
       onRefusedAhead: (_req, r) => metrics.refusedAhead(r.ok ? 'unknown' : r.reason),
+      onAdmission: (path) => metrics.limiterAdmission(path),
     });
     metrics.setRedisUp(true);
   } else {

@@ -34,6 +34,8 @@ export interface RedisLimiterOptions {
   ahead?: AheadOptions;
   /** Redis refused an admission that had gone ahead (another instance took the room): for a metric. */
   onRefusedAhead?: (req: AdmitRequest, result: AdmitResult) => void;
+  /** Each admission: ahead of Redis' answer, after waiting for it, or by the in-process fallback (for a metric). */
+  onAdmission?: (path: 'ahead' | 'waited' | 'in_process') => void;
 }
 
 /** ioredis options under which a dead Redis fails within milliseconds instead of queueing requests. */
@@ -139,6 +141,7 @@ class FailoverLimiter implements Limiter {
       const ahead = this.core.admitAhead(req, this.aheadFailed, this.refusedAhead);
       if (ahead) {
         this.remember(req.tenantId, ahead.budgets, req.budgets);
+        this.options.onAdmission?.('ahead');
         return ahead;
       }
     }
@@ -159,6 +162,7 @@ class FailoverLimiter implements Limiter {
     }
     this.remember(req.tenantId, result.budgets, req.budgets);
     if (this.state !== 'up') this.recovered();
+    this.options.onAdmission?.('waited');
     return result;
   }
 
@@ -338,6 +342,7 @@ class FailoverLimiter implements Limiter {
     const result = await fallback.admit(req);
     if (!result.ok) return result;
     this.admittedBy.set(req.requestId, fallback);
+    this.options.onAdmission?.('in_process');
     return { ...result, degraded: true };
   }
 

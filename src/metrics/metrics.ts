@@ -70,6 +70,8 @@ export type SavingsReason = (typeof savingsReasons)[number];
 
 export const upstreamErrorReasons = [...upstreamFailureKinds, 'rate_limited', 'server_error', 'client_error', 'circuit_open'] as const;
 export const rateLimitKinds = ['requests', 'tokens', 'budget', 'streams', 'auth_failures'] as const;
+export const admissionPaths = ['ahead', 'waited', 'in_process'] as const;
+export type AdmissionPath = (typeof admissionPaths)[number];
 export const cacheResults = ['hit', 'miss', 'bypass', 'store', 'error'] as const;
 export type CacheResult = (typeof cacheResults)[number];
 
@@ -110,6 +112,8 @@ export interface Metrics {
   rateLimited(tenant: string | null, limit: string): void;
   /** Redis refused an admission that had gone ahead of its answer (src/limits/ahead.ts): the request was served anyway. */
   refusedAhead(limit: string): void;
+  /** An admission by the Redis limiter: ahead of Redis' answer, after waiting for it, or in-process while Redis is away. */
+  limiterAdmission(path: AdmissionPath): void;
   /** Budget gauges in pico-USD (exported as USD); a null limit removes the limit series. Tenants past the cap are not exported. */
   setBudget(tenant: string, period: BudgetPeriod, limitPico: bigint | null, spentPico: bigint): void;
   /** Drops both budget series of a tenant and period (budget removed from the policy, tenant deleted). */
@@ -196,6 +200,12 @@ function defineFamilies(registry: Registry) {
     'Admissions that went ahead of Redis (far from every limit) and that Redis then refused: served over the limit, by the limit Redis named.',
     ['limit'],
   );
+  const admissions = createCounterFamily(
+    registry,
+    'tollgate_limiter_admissions_total',
+    'Admission decisions of the Redis limiter, by path: ahead of Redis\' answer (far from every limit), after waiting for it, or in-process while Redis is away.',
+    ['path'],
+  );
   const cacheRequests = createCounterFamily(registry, 'tollgate_cache_requests_total', 'Response cache lookups, by result.', ['tenant', 'result']);
   const refused = createCounterFamily(
     registry,
@@ -214,7 +224,7 @@ function defineFamilies(registry: Registry) {
   const ledgerSpooled = new Gauge({ name: 'tollgate_ledger_spooled_events', help: 'Ledger events in the spool file, waiting for Postgres.', registers: [registry] });
   const redisUp = new Gauge({ name: 'tollgate_redis_up', help: '1 when the limiter reaches Redis, 0 when degraded or down.', registers: [registry] });
   const circuitOpen = new Gauge({ name: 'tollgate_circuit_open', help: '1 while the circuit breaker of a provider model is open.', labelNames: ['provider', 'model'], registers: [registry] });
-  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, refusedAhead, cacheRequests, refused, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
+  return { requests, tokens, cost, savings, baseline, upstreamErrors, fallbacks, rateLimited, refusedAhead, admissions, cacheRequests, refused, duration, ttft, overhead, budgetLimit, budgetSpent, ledgerQueue, ledgerSpooled, redisUp, circuitOpen };
 }
 type Families = ReturnType<typeof defineFamilies>;
 
@@ -359,6 +369,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     rateLimited(tenant, limit) {
       f.rateLimited.series([l.tenantOf(tenant), l.limitOf(limit)]).value += 1;
+    },
+    limiterAdmission(path) {
+      f.admissions.series([path]).value += 1;
     },
     refusedAhead(limit) {
       f.refusedAhead.series([l.limitOf(limit)]).value += 1;

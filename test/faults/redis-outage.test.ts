@@ -57,6 +57,10 @@ describe('Redis killed and restarted under load', () => {
     sentClosed.push(...(await burst(closed, tClosed.key, 16)));
     expect(statuses([...sent, ...sentClosed])).toEqual([200]);
     expect(await metricValue(open, 'tollgate_redis_up')).toBe(1);
+    // The first batch waited for Redis (no reading yet); the next went ahead of its answer (limits far off).
+    const admissions = (gw: GatewayProcess, path: string) => metricValue(gw, `tollgate_limiter_admissions_total\\{path="${path}"\\}`);
+    expect(await admissions(open, 'waited')).toBeGreaterThan(0);
+    expect(await admissions(open, 'ahead')).toBeGreaterThan(0);
 
     // Killed while requests are in flight on both gateways.
     const inflight = [burst(open, tOpen.key, 24), burst(closed, tClosed.key, 24)];
@@ -73,6 +77,7 @@ describe('Redis killed and restarted under load', () => {
     sent.push(...down);
     expect(statuses(down)).toEqual([200]);
     await until(async () => (await metricValue(open, 'tollgate_redis_up')) === 0);
+    expect(await admissions(open, 'in_process')).toBeGreaterThan(0);
 
     const refused = await burst(closed, tClosed.key, 16);
     sentClosed.push(...refused);

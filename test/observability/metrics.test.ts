@@ -126,6 +126,8 @@ describe('bounded label values', () => {
     metrics.rateLimited('a', 'tokens');
     metrics.refusedAhead('budget');
     metrics.refusedAhead('not-a-limit');
+    metrics.limiterAdmission('ahead');
+    metrics.limiterAdmission('ahead');
     metrics.cacheRequest('a', 'hit');
     metrics.setBudget('a', 'month', 100n * PICO_PER_USD, 25n * PICO_PER_USD + PICO_PER_USD / 2n);
     metrics.setBudget('b', 'month', 5n * PICO_PER_USD, 1n);
@@ -142,6 +144,7 @@ describe('bounded label values', () => {
     expect(sumOf(s, 'tollgate_rate_limited_total', { tenant: 'a', limit: 'tokens' })).toBe(1);
     expect(sumOf(s, 'tollgate_limiter_refused_ahead_total', { limit: 'budget' })).toBe(1);
     expect(sumOf(s, 'tollgate_limiter_refused_ahead_total', { limit: 'other' })).toBe(1);
+    expect(sumOf(s, 'tollgate_limiter_admissions_total', { path: 'ahead' })).toBe(2);
     expect(sumOf(s, 'tollgate_cache_requests_total', { tenant: 'a', result: 'hit' })).toBe(1);
     expect(sumOf(s, 'tollgate_budget_spent_usd', { tenant: 'a', period: 'month' })).toBe(25.5);
     expect(s.some((x) => x.name === 'tollgate_budget_limit_usd' && x.labels.tenant !== 'a')).toBe(false);

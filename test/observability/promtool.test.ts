@@ -44,6 +44,7 @@ describe('promtool', () => {
     metrics.fallback('deepseek-flash', 'gpt-4o-mini');
     metrics.rateLimited('tenant-1', 'requests');
     metrics.refusedAhead('tokens');
+    metrics.limiterAdmission('waited');
     metrics.cacheRequest('tenant-1', 'hit');
     metrics.setBudget('tenant-1', 'month', 100_000_000_000_000n, 1_234_567_890_123n);
     metrics.setLedgerStats({ queued: 4, spooled: 0 });
