@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { usdToPico } from '../../src/metering/money.js';
 import type { GatewayProcess } from '../support/process.js';
-import { adminCall, ask, chat, createTenant, ledgerRows, startStack, until, type Answer, type Stack } from './support.js';
+import { adminCall, ask, chat, createTenant, ledgerRows, metricValue, startStack, until, type Answer, type Stack } from './support.js';
 
 let stack: Stack;
 let a: GatewayProcess;
@@ -14,7 +14,12 @@ beforeAll(async () => {
   // Every answer is exactly max_tokens long, so the reservation (prompt + max output) is close to the settled cost.
   stack = await startStack({ defaultOutputTokens: 64 });
   // Storms of 200 make the in-process simulator slow: generous upstream timeouts (no upstream fault is tested here).
-  const config = { upstream: { connect_timeout_ms: 10_000, timeout_ms: 30_000, stream_idle_timeout_ms: 30_000 } };
+  // Readings for admission ahead of Redis kept 10 s (not 1 s): a slow machine must not make a storm's second wave find
+  // them stale. The small limits of the other tests never go ahead whatever the age.
+  const config = {
+    upstream: { connect_timeout_ms: 10_000, timeout_ms: 30_000, stream_idle_timeout_ms: 30_000 },
+    limits: { admit_ahead_max_age_ms: 10_000 },
+  };
   [a, b] = await Promise.all([stack.gateway({ config }), stack.gateway({ config })]);
 });
 afterAll(async () => stack?.close());
@@ -91,6 +96,31 @@ describe('two gateway processes, one Redis, one Postgres', () => {
     }
     await until(async () => (await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200).length >= rpm);
     expect((await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200)).toHaveLength(rpm);
+  });
+
+  it('a limit far enough off for admissions to go ahead of Redis: across both, what Redis accepted stays within the limit, and anything served over it is counted', { timeout: 60_000 }, async () => {
+    const rpm = 300;
+    const t = await createTenant(a, 'rpm-ahead', { baseline_model: 'gpt-4o-mini', rate_limits: { tenant: { rpm } } });
+    const admissions = async (gw: GatewayProcess, path: string) => (await metricValue(gw, `tollgate_limiter_admissions_total\\{path="${path}"\\}`)) ?? 0;
+    const refusedAhead = async (gw: GatewayProcess) => (await metricValue(gw, `tollgate_limiter_refused_ahead_total\\{limit="requests"\\}`)) ?? 0;
+    const before = { a: await admissions(a, 'ahead'), b: await admissions(b, 'ahead') };
+    const started = Date.now();
+    // Two waves: the second finds fresh readings on both instances (the first wave's answers).
+    const answers = [...(await storm(t.key, 40, (i) => ask(`ahead ${i}`))), ...(await storm(t.key, 160, (i) => ask(`ahead b ${i}`)))];
+    const drained = Math.ceil(((Date.now() - started) / 60_000) * rpm) + 1;
+    const served = answers.filter((x) => x.status === 200);
+    expect(answers.filter((x) => x.status !== 200 && x.status !== 429)).toEqual([]);
+    for (const x of answers.filter((y) => y.status === 429)) expect(errorOf(x)).toMatchObject({ code: 'rate_limit_exceeded', type: 'requests' });
+    // Both instances admitted some requests without waiting for Redis.
+    expect((await admissions(a, 'ahead')) - before.a).toBeGreaterThan(0);
+    expect((await admissions(b, 'ahead')) - before.b).toBeGreaterThan(0);
+    // Served = accepted by Redis (at most the limit, plus what drained meanwhile) + refused by Redis after going ahead.
+    const over = (await refusedAhead(a)) + (await refusedAhead(b));
+    expect(served.length - over).toBeLessThanOrEqual(rpm + drained);
+    expect(served.length).toBeGreaterThanOrEqual(rpm);
+    await until(async () => (await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200).length >= served.length);
+    expect((await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200)).toHaveLength(served.length);
+    console.info(`ahead across two processes: ${served.length} served of ${answers.length}, limit ${rpm} (+${drained} drained), ${over} served over it after going ahead`);
   });
 
   it('a key revoked through instance A stops working on instance B within seconds', { timeout: 30_000 }, async () => {
