@@ -38,6 +38,9 @@ export interface MeterInput {
 
 export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
   const now = performance.now();
+  // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
+  const latencyMs = now - m.t0;
+  const ttftMs = m.firstByteAt === null ? null : m.firstByteAt - m.t0;
   const tokens = m.tokens ?? zeroTokens;
   let costPico = 0n;
   let baselineCostPico = 0n;
@@ -89,12 +92,12 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     errorCode: m.errorCode,
     cacheHit: m.cacheHit ?? false,
     attempts: m.attempts,
-    latencyMs: Math.round(now - m.t0),
-    ttftMs: m.firstByteAt === null ? null : Math.round(m.firstByteAt - m.t0),
+    latencyMs: Math.round(latencyMs),
+    ttftMs: ttftMs === null ? null : Math.round(ttftMs),
     startedAt: m.startedAt,
   };
   deps.ledger.enqueue(ev);
-  deps.metrics.recordRequest(ev, m.auth.tenant.name);
+  deps.metrics.recordRequest(ev, m.auth.tenant.name, latencyMs, ttftMs);
   if (m.tokens && m.outcome === 'ok') deps.tenantState.observeOutput(ev.tenantId, tokens.output);
   if (m.admission) {
     deps.limiter

@@ -96,6 +96,29 @@ describe('metrics registry vs ledger events', () => {
     off.recordRequest({ ...base, attempts: [{ ...attempt, latencyMs: 1 }] }, 't');
     expect(sumOf(parseExposition(await off.metricsText()), 'tollgate_gateway_overhead_seconds_count')).toBe(0);
   });
+
+  it('takes the unrounded times when given: sub-millisecond overhead, and no request left out for rounding', async () => {
+    const base = randomEvent(prng(2), 1, 't');
+    const attempt = { provider: 'openai' as const, model: 'gpt-4o-mini', status: 200, error: null };
+    // 100.4 ms in all, 100.3 ms upstream: the ledger's whole 100 ms would say -0.3 ms.
+    const ev = { ...base, stream: false, latencyMs: 100, ttftMs: null, attempts: [{ ...attempt, latencyMs: 100.3 }] };
+    const exact = createMetrics({ maxTenantLabels: 5, defaultMetrics: false });
+    exact.recordRequest(ev, 't', 100.4, null);
+    const s = parseExposition(await exact.metricsText());
+    expect(sumOf(s, 'tollgate_gateway_overhead_seconds_count')).toBe(1);
+    expect(sumOf(s, 'tollgate_gateway_overhead_seconds_sum')).toBeCloseTo(0.0001, 9);
+    expect(sumOf(s, 'tollgate_request_duration_seconds_sum')).toBeCloseTo(0.1004, 9);
+    // Without them (an event from elsewhere), rounding below zero counts as no overhead rather than no observation.
+    const rounded = createMetrics({ maxTenantLabels: 5, defaultMetrics: false });
+    rounded.recordRequest(ev, 't');
+    const r = parseExposition(await rounded.metricsText());
+    expect(sumOf(r, 'tollgate_gateway_overhead_seconds_count')).toBe(1);
+    expect(sumOf(r, 'tollgate_gateway_overhead_seconds_sum')).toBe(0);
+    // A stream's overhead runs to its first byte.
+    const stream = createMetrics({ maxTenantLabels: 5, defaultMetrics: false });
+    stream.recordRequest({ ...ev, stream: true, latencyMs: 900, ttftMs: 101 }, 't', 900.2, 100.55);
+    expect(sumOf(parseExposition(await stream.metricsText()), 'tollgate_gateway_overhead_seconds_sum')).toBeCloseTo(0.00025, 9);
+  });
 });
 
 describe('bounded label values', () => {
