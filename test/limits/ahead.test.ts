@@ -10,6 +10,7 @@ import { createLimiterRedis, createRedisLimiter, type RedisLimiterOptions } from
 import { REDIS_URL, uniqueId } from '../support/services.js';
 import { deleteKeys } from './support/redis.js';
 import { daySpec, monthSpec, request, settlement, T0 } from './support/requests.js';
+import { runSequence, type SequenceSetup } from './support/sequences.js';
 
 const keyPrefix = uniqueId('tgah');
 let redis: Redis;
@@ -195,50 +196,15 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('state' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reset' as const) }) },
 );
-type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
-
-async function run(limiter: Limiter, ops: Op[], tenantId: string, clock: { now: number }): Promise<string[]> {
-  const out: string[] = [];
-  const admitted: AdmitRequest[] = [];
-  let n = 0;
-  const budgetsAt = (t: number) => [daySpec(t, 8_000n), monthSpec(t, 12_000n)];
-  const show = (v: unknown) => JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  clock.now = T0;
-  for (const o of ops) {
-    if (o.kind === 'admit') {
-      clock.now += o.dt;
-      const req = request({
-        tenantId,
-        requestId: `r${n++}`,
-        keyId: o.key,
-        model: o.model,
-        now: clock.now,
-        tokens: o.tokens,
-        reservePico: o.reserve,
-        tenant: { rpm: 20, tpm: 3_000 },
-        key: { rpm: 12 },
-        modelLimits: { tpm: 2_000 },
-        budgets: budgetsAt(clock.now),
-      });
-      const r = await limiter.admit(req);
-      if (r.ok) admitted.push(req);
-      // The decision; the x-ratelimit figures of an admission that went ahead are an estimate from the reading.
-      out.push(r.ok ? 'ok' : `refused ${r.reason}`);
-    } else if (o.kind === 'settle') {
-      if (admitted.length === 0) continue;
-      const req = admitted[o.pick % admitted.length];
-      const actual = (req.reservePico * BigInt(o.actualPart)) / 100n;
-      // Not awaited, as in the gateway (settlements go out later, with the next command).
-      void limiter.settle({ ...settlement(req, actual, o.actualTokens, clock.now), budgets: budgetsAt(clock.now) });
-    } else if (o.kind === 'state') {
-      out.push(show(await limiter.budgetState(tenantId, budgetsAt(clock.now))));
-    } else {
-      await limiter.resetBudgets(tenantId);
-    }
-  }
-  out.push(show(await limiter.budgetState(tenantId, budgetsAt(clock.now))));
-  return out;
-}
+const setupFor = (tenantId: string): SequenceSetup => ({
+  tenants: [tenantId],
+  limits: { tenant: { rpm: 20, tpm: 3_000 }, key: { rpm: 12 }, model: { tpm: 2_000 } },
+  budgetsAt: (t) => [daySpec(t, 8_000n), monthSpec(t, 12_000n)],
+  // The decision; the x-ratelimit figures of an admission that went ahead are an estimate from the reading.
+  showAdmit: (r) => (r.ok ? 'ok' : `refused ${r.reason}`),
+  awaitSettle: false,
+  finalState: true,
+});
 
 describe('admission ahead of Redis, on random sequences', () => {
   it('changes no answer and no budget, and Redis refuses none of the admissions sent ahead', async () => {
@@ -266,8 +232,8 @@ describe('admission ahead of Redis, on random sequences', () => {
           if (redis.commandQueue.length > 0) wentAhead++;
           return r;
         };
-        const a = await run(waiting, ops, uniqueId('ah'), clock);
-        const b = await run(ahead, ops, uniqueId('ah'), clock);
+        const a = await runSequence(waiting, ops, setupFor(uniqueId('ah')), clock);
+        const b = await runSequence(ahead, ops, setupFor(uniqueId('ah')), clock);
         await Promise.all([waiting.close(), ahead.close()]);
         expect(refused).toEqual([]);
         expect(b).toEqual(a);
