@@ -9,11 +9,11 @@
 // sent more admissions (their cost is counted here, per tenant, until a later reading includes them) and settlements
 // that cost more than they reserved (counted too). Levels only drain with time. So for one instance the reading minus
 // what is counted here is a lower bound of what Redis will find, and the admission Redis receives cannot be refused:
-// test/limits/differential.test.ts checks it on random sequences. Other instances sharing the Redis are not seen; the
-// headroom (a share of each limit that must stay free after this request) and the reading's age bound what they can
-// take meanwhile, and so does a room of `roomRequests` more requests like this one. Near an edge, or on any doubt (no reading, a changed policy, a new budget period, a reset), the request
-// waits for Redis as before. If Redis does refuse one that went ahead, it is counted (onRefusedAhead) and its actual
-// cost is still charged by its settlement.
+// test/limits/ahead.test.ts checks it on random sequences. Other instances sharing the Redis are not seen; the headroom
+// (a share of each limit that must stay free after this request), a room of `roomRequests` more requests like this one
+// and the reading's age bound what they can take meanwhile. Near an edge, or on any doubt (no reading, a changed
+// policy, a new budget period, a reset, counters found missing), the request waits for Redis as before. If Redis does
+// refuse one that went ahead, it is counted (onRefusedAhead) and its actual cost is still charged by its settlement.
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, RateLimitSpec, RateLimitState } from './interface.js';
 import { budgetStateOf, clampLimit, clampTokens, type LimitReading, MAX_RESERVE_PICO, WINDOW_MS } from './shared.js';
 
@@ -108,7 +108,7 @@ export interface AheadBook {
   record(req: AdmitRequest, mark: Mark, limits: LimitReading[], spent: bigint[]): void;
   /** The result of admitting without waiting, or null when the request must wait for Redis. */
   tryAhead(req: AdmitRequest): AdmitResult | null;
-  /** The tenant's counters were reset: its readings no longer hold. */
+  /** The tenant's counters were reset or found missing: its readings (and its tally) no longer hold. */
   forget(tenantId: string): void;
 }
 
