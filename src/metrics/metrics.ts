@@ -173,10 +173,10 @@ function statusLabel(status: number): string {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : OTHER;
 }
 
-/** Gateway time of a served request, in seconds, or null when there is no upstream attempt to subtract. */
-export function overheadOf(ev: Pick<LedgerEvent, 'stream' | 'latencyMs' | 'ttftMs' | 'attempts'>): number | null {
+/** Gateway time of a served request, in seconds, or null when there is no upstream attempt to subtract (times: the event's, or unrounded ones). */
+export function overheadOf(ev: Pick<LedgerEvent, 'stream' | 'latencyMs' | 'ttftMs' | 'attempts'>, latencyMs = ev.latencyMs, ttftMs = ev.ttftMs): number | null {
   if (ev.attempts.length === 0) return null;
-  const until = ev.stream ? ev.ttftMs : ev.latencyMs;
+  const until = ev.stream ? ttftMs : latencyMs;
   if (until === null) return null;
   let upstream = 0;
   for (const a of ev.attempts) upstream += a.latencyMs;
@@ -331,7 +331,7 @@ function recordEvent(ev: LedgerEvent, tenantName: string | null, ctx: RecordCont
   s.duration.observe(latencyMs / 1000);
   if (ttftMs !== null) s.ttft.observe(ttftMs / 1000);
   if (ctx.deriveOverhead) {
-    const o = overheadOf(latencyMs === ev.latencyMs && ttftMs === ev.ttftMs ? ev : { stream: ev.stream, latencyMs, ttftMs, attempts: ev.attempts });
+    const o = overheadOf(ev, latencyMs, ttftMs);
     if (o !== null) f.overhead.observe(o);
   }
 
