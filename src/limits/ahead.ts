@@ -14,8 +14,8 @@
 // and the reading's age bound what they can take meanwhile. Near an edge, or on any doubt (no reading, a changed
 // policy, a new budget period, a reset, counters found missing), the request waits for Redis as before. If Redis does
 // refuse one that went ahead, it is counted (onRefusedAhead) and its actual cost is still charged by its settlement.
-import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, RateLimitSpec, RateLimitState } from './interface.js';
-import { budgetStateOf, clampLimit, clampTokens, type LimitReading, MAX_RESERVE_PICO, WINDOW_MS } from './shared.js';
+import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, RateLimitSpec } from './interface.js';
+import { budgetStateOf, clampLimit, clampTokens, emptyRateState, type LimitReading, MAX_RESERVE_PICO, tightenRate, WINDOW_MS } from './shared.js';
 
 export interface AheadOptions {
   /** Share (0–1) of every rate limit and hard budget that must stay free after the request; 0 = always wait for Redis. */
@@ -165,24 +165,15 @@ export function createAheadBook(options: AheadOptions): AheadBook {
       const sinceTokens = t.tokens - r.mark.tokens;
       const sincePico = t.pico - r.mark.pico;
       const tokens = clampTokens(req.tokens);
-      // The x-ratelimit state as rateStateOf makes it (per kind, the limit with the least remaining), built in passing.
-      const rate: RateLimitState = { limitRequests: null, remainingRequests: null, resetRequestsMs: null, limitTokens: null, remainingTokens: null, resetTokensMs: null };
+      const rate = emptyRateState();
       for (const l of r.limits) {
         const requests = l.kind === 'r';
         const cost = requests ? 1 + sinceRequests : tokens + sinceTokens;
         const remaining = l.remaining - cost;
         if (remaining < options.headroom * l.limit || remaining < options.roomRequests * (requests ? 1 : tokens)) return null;
-        // The bucket drains by the reading's age and fills by `cost` units of WINDOW_MS / limit each.
-        const resetMs = Math.max(0, l.resetMs - age) + Math.ceil((cost * WINDOW_MS) / l.limit);
-        if (requests && (rate.remainingRequests === null || remaining < rate.remainingRequests)) {
-          rate.limitRequests = l.limit;
-          rate.remainingRequests = remaining;
-          rate.resetRequestsMs = resetMs;
-        } else if (!requests && (rate.remainingTokens === null || remaining < rate.remainingTokens)) {
-          rate.limitTokens = l.limit;
-          rate.remainingTokens = remaining;
-          rate.resetTokensMs = resetMs;
-        }
+        // The bucket drains by the reading's age and fills by `cost` units of WINDOW_MS / limit each. Built in passing,
+        // as rateStateOf would from readings (remaining here is above the headroom: nothing to clamp).
+        tightenRate(rate, l.kind, l.limit, remaining, Math.max(0, l.resetMs - age) + Math.ceil((cost * WINDOW_MS) / l.limit));
       }
       const reserve = clampReserve(req.reservePico);
       const budgets: BudgetState[] = [];

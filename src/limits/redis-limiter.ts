@@ -9,6 +9,8 @@ import { createRedisCoreLimiter, type RedisCoreLimiter, SeedError } from './redi
 import { counterId, seedUnavailable } from './shared.js';
 
 export type LimiterStatus = 'up' | 'degraded' | 'down';
+/** How an admission was decided: ahead of Redis' answer, after waiting for it, or in-process while Redis is away. */
+export type AdmissionPath = 'ahead' | 'waited' | 'in_process';
 
 /** The subset of a pino logger the limiter uses. */
 export interface LimiterLogger {
@@ -35,7 +37,7 @@ export interface RedisLimiterOptions {
   /** Redis refused an admission that had gone ahead (another instance took the room): for a metric. */
   onRefusedAhead?: (req: AdmitRequest, result: AdmitResult) => void;
   /** Each admission: ahead of Redis' answer, after waiting for it, or by the in-process fallback (for a metric). */
-  onAdmission?: (path: 'ahead' | 'waited' | 'in_process') => void;
+  onAdmission?: (path: AdmissionPath) => void;
 }
 
 /** ioredis options under which a dead Redis fails within milliseconds instead of queueing requests. */

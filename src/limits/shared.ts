@@ -53,23 +53,33 @@ export interface LimitReading {
   resetMs: number;
 }
 
-/** The x-ratelimit-* state: for requests and for tokens, the limit with the least remaining (first of equals). */
-export function rateStateOf(readings: LimitReading[]): RateLimitState {
-  let r: LimitReading | null = null;
-  let t: LimitReading | null = null;
-  for (const x of readings) {
-    if (x.kind === 'r') {
-      if (r === null || x.remaining < r.remaining) r = x;
-    } else if (t === null || x.remaining < t.remaining) t = x;
+/** An x-ratelimit-* state with no limit yet, for tightenRate(). */
+export function emptyRateState(): RateLimitState {
+  return { limitRequests: null, remainingRequests: null, resetRequestsMs: null, limitTokens: null, remainingTokens: null, resetTokensMs: null };
+}
+
+/** Keeps, per kind, the limit with the least remaining (the first of equals); remaining as given (rateStateOf clamps). */
+export function tightenRate(s: RateLimitState, kind: RateKind, limit: number, remaining: number, resetMs: number): void {
+  if (kind === 'r') {
+    if (s.remainingRequests === null || remaining < s.remainingRequests) {
+      s.limitRequests = limit;
+      s.remainingRequests = remaining;
+      s.resetRequestsMs = resetMs;
+    }
+  } else if (s.remainingTokens === null || remaining < s.remainingTokens) {
+    s.limitTokens = limit;
+    s.remainingTokens = remaining;
+    s.resetTokensMs = resetMs;
   }
-  return {
-    limitRequests: r?.limit ?? null,
-    remainingRequests: r ? Math.max(0, r.remaining) : null,
-    resetRequestsMs: r?.resetMs ?? null,
-    limitTokens: t?.limit ?? null,
-    remainingTokens: t ? Math.max(0, t.remaining) : null,
-    resetTokensMs: t?.resetMs ?? null,
-  };
+}
+
+/** The x-ratelimit-* state: for requests and for tokens, the limit with the least remaining (never below 0). */
+export function rateStateOf(readings: LimitReading[]): RateLimitState {
+  const s = emptyRateState();
+  for (const x of readings) tightenRate(s, x.kind, x.limit, x.remaining, x.resetMs);
+  if (s.remainingRequests !== null) s.remainingRequests = Math.max(0, s.remainingRequests);
+  if (s.remainingTokens !== null) s.remainingTokens = Math.max(0, s.remainingTokens);
+  return s;
 }
 
 export function budgetStateOf(spec: BudgetSpec, spentPico: bigint): BudgetState {

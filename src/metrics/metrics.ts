@@ -5,6 +5,7 @@ import { picoToUsdNumber } from '../metering/money.js';
 import { providerNames, upstreamFailureKinds, type UpstreamError } from '../providers/types.js';
 import { errorCodes } from '../errors.js';
 import type { BudgetPeriod } from '../limits/interface.js';
+import type { AdmissionPath } from '../limits/redis-limiter.js';
 import { createCounterFamily, createLabelMapper, type CounterSeries } from './series.js';
 
 /** The label value for everything outside the known set (unknown model, tenants past the cap, odd reasons). */
@@ -70,8 +71,6 @@ export type SavingsReason = (typeof savingsReasons)[number];
 
 export const upstreamErrorReasons = [...upstreamFailureKinds, 'rate_limited', 'server_error', 'client_error', 'circuit_open'] as const;
 export const rateLimitKinds = ['requests', 'tokens', 'budget', 'streams', 'auth_failures'] as const;
-export const admissionPaths = ['ahead', 'waited', 'in_process'] as const;
-export type AdmissionPath = (typeof admissionPaths)[number];
 export const cacheResults = ['hit', 'miss', 'bypass', 'store', 'error'] as const;
 export type CacheResult = (typeof cacheResults)[number];
 
@@ -360,7 +359,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registry,
     contentType: registry.contentType,
     recordRequest(ev, tenantName, latencyMs, ttftMs) {
-      recordEvent(ev, tenantName, ctx, latencyMs ?? ev.latencyMs, ttftMs === undefined ? ev.ttftMs : ttftMs);
+      recordEvent(ev, tenantName, ctx, latencyMs, ttftMs);
     },
     observeOverhead(seconds) {
       if (Number.isFinite(seconds) && seconds >= 0) f.overhead.observe(seconds);
