@@ -2,11 +2,11 @@
 // Use a client from createLimiterRedis() (no offline queue, short timeouts) and wait for its `ready` before serving.
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
-import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
+import { type AdmitRequest, type AdmitResult, type BudgetPeriod, budgetPeriods, type BudgetSpec, type BudgetState, type Limiter, type Settlement, type SpendSeeder } from './interface.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import type { AheadOptions } from './ahead.js';
 import { createRedisCoreLimiter, type RedisCoreLimiter, SeedError } from './redis-core.js';
-import { counterId, seedUnavailable } from './shared.js';
+import { seedUnavailable } from './shared.js';
 
 export type LimiterStatus = 'up' | 'degraded' | 'down';
 /** How an admission was decided: ahead of Redis' answer, after waiting for it, or in-process while Redis is away. */
@@ -118,8 +118,8 @@ class FailoverLimiter implements Limiter {
   private lastAheadWarning = -Infinity;
   private replaying = false;
   private nextProbeAt = 0;
-  /** Last spend Redis reported per tenant and period: where a fallback's budgets start. */
-  private readonly lastKnown = new Map<string, { id: string; spent: bigint }>();
+  /** Last spend Redis reported per tenant and period (and the period's start): where a fallback's budgets start. */
+  private readonly lastKnown = new Map<string, Partial<Record<BudgetPeriod, { start: number; spent: bigint }>>>();
   // Without an error listener ioredis prints every connection error; the limiter reports an outage itself, once.
   private readonly onError = () => {};
   private readonly onReady = () => {
@@ -252,7 +252,7 @@ class FailoverLimiter implements Limiter {
   }
 
   async resetBudgets(tenantId: string): Promise<void> {
-    for (const k of [...this.lastKnown.keys()]) if (k.startsWith(`${tenantId}\n`)) this.lastKnown.delete(k);
+    this.lastKnown.delete(tenantId);
     await this.fallback?.resetBudgets(tenantId);
     this.flushSettles();
     await this.core.resetBudgets(tenantId);
@@ -277,14 +277,27 @@ class FailoverLimiter implements Limiter {
     this.options.onStatus?.(s);
   }
 
+  /** On every admission: updated in place (no key string, no counter id, no record per request once a tenant is known). */
   private remember(tenantId: string, states: BudgetState[], specs: BudgetSpec[]): void {
-    states.forEach((st, i) => this.lastKnown.set(`${tenantId}\n${st.period}`, { id: counterId(specs[i]), spent: st.spentPico }));
+    if (states.length === 0) return;
+    let known = this.lastKnown.get(tenantId);
+    if (!known) this.lastKnown.set(tenantId, (known = {}));
+    for (let i = 0; i < states.length; i++) {
+      const start = specs[i].periodStart.getTime();
+      const spent = states[i].spentPico;
+      const k = known[states[i].period];
+      if (k) {
+        k.start = start;
+        k.spent = spent;
+      } else known[states[i].period] = { start, spent };
+    }
   }
 
   private readonly fallbackSeeder: SpendSeeder = async (tenantId, since) => {
-    for (const period of ['day', 'month'] as const) {
-      const known = this.lastKnown.get(`${tenantId}\n${period}`);
-      if (known && known.id === counterId({ period, periodStart: since })) return known.spent;
+    const known = this.lastKnown.get(tenantId);
+    for (const period of budgetPeriods) {
+      const k = known?.[period];
+      if (k && k.start === since.getTime()) return k.spent;
     }
     try {
       return await this.options.seeder(tenantId, since);
