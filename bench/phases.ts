@@ -70,9 +70,18 @@ async function maxRssDuring<T>(pid: number, work: Promise<T>): Promise<{ result:
   }
 }
 
-export async function latencyPhase(plan: Plan, sim: string, running: Running[], upstreamMs: number, rssIdle: Map<string, number> | undefined, log: Log): Promise<Row[]> {
+/** Processes whose CPU counts towards a target's requests too: the simulator (every target's upstream), Tollgate's Redis. */
+export interface SideProcs {
+  simPid: number;
+  redisPid: number;
+}
+
+export async function latencyPhase(plan: Plan, sim: string, running: Running[], upstreamMs: number, rssIdle: Map<string, number> | undefined, side: SideProcs, log: Log): Promise<Row[]> {
   await simSettings(sim, { latencyMs: upstreamMs, ttftMs: 0, chunkDelayMs: 0 });
   const thr: PerTarget = new Map();
+  const simCpu: PerTarget = new Map();
+  const redisCpu: PerTarget = new Map();
+  const coreCpu1: PerTarget = new Map();
   const errs: PerTarget = new Map();
   const p50: PerTarget = new Map();
   const p99: PerTarget = new Map();
@@ -83,16 +92,25 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
     for (const r of rotated(running, round)) {
       const t = r.target;
       const cpu0 = cpuSeconds(r.proc.serverPid);
+      const sim0 = cpuSeconds(side.simPid);
+      const redis0 = cpuSeconds(side.redisPid);
       const { result, maxMb } = await maxRssDuring(r.proc.serverPid, throughput(t, { connections: 32, durationS: plan.thrS, maxTokens: plan.maxTokens }));
-      push(cpu, t.name, ((cpuSeconds(r.proc.serverPid) - cpu0) * 1000) / Math.max(1, result.ok + result.errors));
+      const perRequest = (s0: number, pid: number) => ((cpuSeconds(pid) - s0) * 1000) / Math.max(1, result.ok + result.errors);
+      push(cpu, t.name, perRequest(cpu0, r.proc.serverPid));
+      if (t.name !== 'direct') push(simCpu, t.name, perRequest(sim0, side.simPid));
+      if (t.name === 'tollgate') push(redisCpu, t.name, perRequest(redis0, side.redisPid));
       push(thr, t.name, result.rps);
       push(errs, t.name, result.errors);
       push(rss, t.name, maxMb);
+      const pids = [r.proc.serverPid, ...(t.name === 'direct' ? [] : [side.simPid]), ...(t.name === 'tollgate' ? [side.redisPid] : [])];
+      const core0 = pids.map((pid) => cpuSeconds(pid));
       const l = await latency1(t, { durationMs: plan.latMs, maxTokens: plan.maxTokens });
+      const each = pids.map((pid, i) => ((cpuSeconds(pid) - core0[i]) * 1000) / Math.max(1, l.n + 20)); // + the warm-up requests
+      push(coreCpu1, t.name, each.reduce((a, b) => a + b, 0));
       push(p50, t.name, l.p50Us / 1000);
       push(p99, t.name, l.p99Us / 1000);
       push(errs, t.name, l.errors);
-      log(`[${upstreamMs} ms upstream, round ${round + 1}] ${t.name}: ${result.rps.toFixed(0)} req/s (${result.errors} errors), 1 conn p50 ${(l.p50Us / 1000).toFixed(3)} ms p99 ${(l.p99Us / 1000).toFixed(3)} ms, max RSS ${maxMb.toFixed(0)} MB`);
+      log(`[${upstreamMs} ms upstream, round ${round + 1}] ${t.name}: ${result.rps.toFixed(0)} req/s (${result.errors} errors), 1 conn p50 ${(l.p50Us / 1000).toFixed(3)} ms p99 ${(l.p99Us / 1000).toFixed(3)} ms, max RSS ${maxMb.toFixed(0)} MB; CPU per request @1 conn ${each.map((x) => x.toFixed(3)).join(' + ')} ms (serving process, simulator, Redis)`);
     }
   }
   const all = names(running);
@@ -105,6 +123,11 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
     { label: `throughput @32 conn, ${tag}`, unit: 'req/s', values: thrM, applies: all, ratios: true, decimals: 0, ...(upstreamMs === 0 ? { goal: '≥ 0.6× proxy', met: (thrM.tollgate ?? 0) >= 0.6 * (thrM.proxy ?? Infinity) } : {}) },
     { label: `errors (all rounds), ${tag}`, unit: 'count', values: errTotal, applies: all, ratios: false, decimals: 0, goal: '0', met: errTotal.tollgate === 0 },
     { label: `CPU per request of the serving process @32 conn, ${tag}`, unit: 'ms', values: medians(cpu), applies: all, ratios: true, decimals: 3 },
+    // On the bench's one server core these add up: what a request costs that core is the sum of the three rows.
+    { label: `CPU per request of the simulator behind it @32 conn, ${tag}`, unit: 'ms', values: medians(simCpu), applies: withoutDirect(all), ratios: true, decimals: 3 },
+    { label: `CPU per request of Tollgate's Redis @32 conn, ${tag}`, unit: 'ms', values: medians(redisCpu), applies: all.filter((n) => n === 'tollgate'), ratios: false, decimals: 3 },
+    // At one connection the servers' core runs one request at a time: its CPU per request is most of the latency.
+    { label: `CPU per request @1 conn, serving process + simulator + its Redis, ${tag}`, unit: 'ms', values: medians(coreCpu1), applies: all, ratios: true, decimals: 3 },
     { label: `latency @1 conn p50, ${tag}`, unit: 'ms', values: medians(p50), applies: all, ratios: true, decimals: 3 },
     { label: `latency @1 conn p99, ${tag}`, unit: 'ms', values: medians(p99), applies: all, ratios: true, decimals: 3 },
     { label: `added p50 over direct, ${tag}`, unit: 'ms', values: addP50, applies: withoutDirect(all), ratios: true, decimals: 3, goal: '≤ 0.5 ms', met: (addP50.tollgate ?? Infinity) <= 0.5 },

@@ -112,8 +112,9 @@ async function main(): Promise<void> {
 
     const rows = [];
     const notes: string[] = [];
-    if (phases.has('lat0')) rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, log)));
-    if (phases.has('lat60')) rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, log)));
+    const side = { simPid: sim.proc.serverPid, redisPid: redis.server.serverPid };
+    if (phases.has('lat0')) rows.push(...(await latencyPhase(plan, sim.base, running, 0, rssIdle, side, log)));
+    if (phases.has('lat60')) rows.push(...(await latencyPhase(plan, sim.base, running, 60, undefined, side, log)));
     if (phases.has('alloc')) rows.push(await allocationPhase(plan, sim.base, running, logDir, quick ? 300 : 5000, log));
     if (phases.has('stream')) {
       const streams = await streamPhase(plan, sim.base, running, log);
