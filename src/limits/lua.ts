@@ -52,20 +52,36 @@ local function parse(rec)
   return { state = f[1], amount = f[2] or '0', bkeys = split(f[3] or '', '\\t'), tkeys = split(f[4] or '', '\\t'), est = tonumber(f[5] or '0') or 0 }
 end
 
--- Takes an amount back out of a counter that still exists; never below zero (a counter rebuilt meanwhile).
-local function unreserve(key, amount)
-  if amount == '0' or redis.call('EXISTS', key) == 0 then return end
+-- Takes an amount out of an existing counter; never below zero (a counter rebuilt meanwhile).
+local function decrease(key, amount)
   local v = redis.call('DECRBY', key, amount)
   if v < 0 then redis.call('SET', key, '0', 'KEEPTTL') end
 end
 
-local function charge(key, amount)
-  if amount ~= '0' and redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, amount) end
+-- Takes an amount back out of a counter that still exists.
+local function unreserve(key, amount)
+  if amount == '0' or redis.call('EXISTS', key) == 0 then return end
+  decrease(key, amount)
 end
 
--- Leaky bucket level at \`now\` (0 when the bucket does not exist), drained at \`limit\` or at the stored one.
-local function level(key, now, limit)
-  local v = redis.call('HMGET', key, 'l', 't', 'n')
+-- Which of \`keys\` exist (key → true/false), in one EXISTS when all or none do. A script's keys do not expire while it
+-- runs (Redis freezes their clock at its start), so the answer holds for the whole script as long as it deletes none
+-- and creates none of them (DECRBY, SET KEEPTTL and INCRBY here only ever write counters that exist).
+local function existing(keys)
+  local ex = {}
+  if #keys == 0 then return ex end
+  local all = redis.call('EXISTS', unpack(keys))
+  if all == #keys or all == 0 then -- EXISTS counts a key named twice twice
+    for _, k in ipairs(keys) do ex[k] = all > 0 end
+  else
+    for _, k in ipairs(keys) do if ex[k] == nil then ex[k] = redis.call('EXISTS', k) == 1 end end
+  end
+  return ex
+end
+
+-- Leaky bucket level at \`now\` from its HMGET l t n (0 when the bucket does not exist), drained at \`limit\` or at the
+-- stored one.
+local function drained(v, now, limit)
   if not v[1] then return 0 end
   local l, t = tonumber(v[1]), tonumber(v[2])
   local n = limit or tonumber(v[3])
@@ -77,12 +93,17 @@ local function level(key, now, limit)
   return l
 end
 
+local function level(key, now, limit)
+  return drained(redis.call('HMGET', key, 'l', 't', 'n'), now, limit)
+end
+
 local function putLevel(key, l, now, n)
   redis.call('HSET', key, 'l', fmt(l), 't', fmt(now), 'n', fmt(n))
   redis.call('PEXPIRE', key, math.ceil(l / n) + W)
 end
 
--- Returns expired open reservations to their counters (bounded work per call) and drops old tombstones.
+-- Returns expired open reservations to their counters (bounded work per call) and drops old tombstones. Returns how
+-- many records it went through: 0 = it wrote nothing.
 local function prune(res, resx, now, ttl)
   local ids = redis.call('ZRANGEBYSCORE', resx, '-inf', now, 'LIMIT', 0, 200)
   for _, id in ipairs(ids) do
@@ -97,6 +118,7 @@ local function prune(res, resx, now, ttl)
       redis.call('ZREM', resx, id)
     end
   end
+  return #ids
 end
 
 -- Keeps the reservation keys at least \`ms\` longer, never shortening them: while an open reservation's amount sits in a
@@ -108,13 +130,17 @@ local function touch(res, resx, ms)
   end
 end
 
--- Seeds missing counters from ARGV seeds ('' = none given); returns the 1-based indices still missing.
+-- Seeds missing counters from ARGV seeds ('' = none given); returns the 1-based indices still missing, and the values
+-- read on the way in (MGET: a counter's string as GET gives it, false for one missing — or not a string, which EXISTS
+-- then tells apart). A value read stays the counter's own until something writes counters: seeding only creates the
+-- ones read as false.
 local function ensureCounters(bk, keys, first, nb, argv, a0, stride)
-  local missing = {}
+  local missing, vals = {}, {}
+  if nb > 0 then vals = redis.call('MGET', unpack(keys, first, first + nb - 1)) end
   for i = 1, nb do
     local key = keys[first + i - 1]
     local a = a0 + (i - 1) * stride
-    if redis.call('EXISTS', key) == 0 then
+    if not vals[i] and redis.call('EXISTS', key) == 0 then
       local seed = argv[a + 2]
       if seed ~= '' then
         redis.call('SET', key, seed, 'PXAT', argv[a + 1])
@@ -126,7 +152,7 @@ local function ensureCounters(bk, keys, first, nb, argv, a0, stride)
       end
     end
   end
-  return missing
+  return missing, vals
 end
 `;
 
@@ -142,12 +168,12 @@ local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
 local now, rid, tokens, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local nr, nb = tonumber(ARGV[5]), tonumber(ARGV[6])
 local b0 = 7 + 2 * nr
-local missing = ensureCounters(bk, KEYS, 4 + nr, nb, ARGV, b0, 5)
+local missing, vals = ensureCounters(bk, KEYS, 4 + nr, nb, ARGV, b0, 5)
 if #missing > 0 then
   table.insert(missing, 1, 'seed')
   return missing
 end
-prune(res, resx, now, ttl)
+local pruned = prune(res, resx, now, ttl)
 
 local cur, nxt, out, refusal, retry = {}, {}, {}, nil, 0
 for i = 1, nr do
@@ -168,7 +194,8 @@ end
 local used, budgetRefusal = {}, 0
 for i = 1, nb do
   local key = KEYS[3 + nr + i]
-  used[i] = redis.call('GET', key) or '0'
+  -- The value ensureCounters read, unless prune may have written counters since (or it was not read as a string).
+  if pruned == 0 and vals[i] then used[i] = vals[i] else used[i] = redis.call('GET', key) or '0' end
   local a = b0 + (i - 1) * 5
   if ARGV[a] == 'h' and budgetRefusal == 0 and cmp(used[i], ARGV[a + 3]) > 0 then budgetRefusal = i end
 end
@@ -234,17 +261,24 @@ local outcome
 if rec then
   local r = parse(rec)
   if r.state == 's' then return 'dup' end
-  if r.state == 'o' then for _, k in ipairs(r.bkeys) do unreserve(k, r.amount) end end
-  for _, k in ipairs(r.bkeys) do charge(k, actual) end
+  -- Every unreserve, then every charge (the order matters when a counter is clamped at zero), only on counters that
+  -- exist; existence asked once, and not at all when there is nothing to write.
+  local back = r.state == 'o' and r.amount ~= '0'
+  if back or actual ~= '0' then
+    local ex = existing(r.bkeys)
+    if back then for _, k in ipairs(r.bkeys) do if ex[k] then decrease(k, r.amount) end end end
+    if actual ~= '0' then for _, k in ipairs(r.bkeys) do if ex[k] then redis.call('INCRBY', k, actual) end end end
+  end
   local delta = actualTokens - r.est
   if delta ~= 0 then
     for _, k in ipairs(r.tkeys) do
-      if redis.call('EXISTS', k) == 1 then
+      -- putLevel writes l, t and n together and nothing else writes a bucket: l is there iff the bucket exists.
+      local v = redis.call('HMGET', k, 'l', 't', 'n')
+      if v[1] then
         -- A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
-        local v = redis.call('HMGET', k, 't', 'n')
-        local at = math.max(now, tonumber(v[1]))
-        local n = tonumber(v[2])
-        local l = level(k, at, n) + delta * W
+        local at = math.max(now, tonumber(v[2]))
+        local n = tonumber(v[3])
+        local l = drained(v, at, n) + delta * W
         if l < 0 then l = 0 end
         putLevel(k, l, at, n)
       end
@@ -253,7 +287,11 @@ if rec then
   if r.state == 'o' then outcome = 'settled' else outcome = 'late' end
 else
   if #KEYS <= 2 then return 'none' end
-  for i = 3, #KEYS do charge(KEYS[i], actual) end
+  if actual ~= '0' then
+    local keys = {unpack(KEYS, 3)}
+    local ex = existing(keys)
+    for _, k in ipairs(keys) do if ex[k] then redis.call('INCRBY', k, actual) end end
+  end
   outcome = 'late'
 end
 redis.call('HSET', res, rid, 's')
@@ -269,14 +307,16 @@ return outcome
 export const stateLua = `${common}
 local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
 local now, ttl, nb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local missing = ensureCounters(bk, KEYS, 4, nb, ARGV, 4, 3)
+local missing, vals = ensureCounters(bk, KEYS, 4, nb, ARGV, 4, 3)
 if #missing > 0 then
   table.insert(missing, 1, 'seed')
   return missing
 end
-prune(res, resx, now, ttl)
+local pruned = prune(res, resx, now, ttl)
 local out = {'ok'}
-for i = 1, nb do table.insert(out, redis.call('GET', KEYS[3 + i]) or '0') end
+for i = 1, nb do
+  if pruned == 0 and vals[i] then table.insert(out, vals[i]) else table.insert(out, redis.call('GET', KEYS[3 + i]) or '0') end
+end
 return out
 `;
 

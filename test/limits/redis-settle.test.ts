@@ -1,0 +1,72 @@
+// Settlement on budget counters that changed under an open reservation (rebuilt lower, or gone), on the real Redis:
+// the amount comes back out never below zero and then the actual cost is charged; a counter that is gone stays gone.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantKeys } from '../../src/limits/redis-core.js';
+import { createRedisLimiter, limiterRedisOptions } from '../../src/limits/redis-limiter.js';
+import { REDIS_URL, uniqueId } from '../support/services.js';
+import { deleteKeys } from './support/redis.js';
+import { daySpec, monthSpec, request, settlement, T0 } from './support/requests.js';
+
+const keyPrefix = uniqueId('tgls');
+const redis = new Redis(REDIS_URL, limiterRedisOptions);
+const limiter = createRedisLimiter({ redis, keyPrefix, onFailure: 'fail_closed', reservationTtlS: 900, seeder: async () => 0n });
+
+beforeAll(async () => {
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+});
+
+afterAll(async () => {
+  await limiter.close();
+  await deleteKeys(redis, keyPrefix);
+  redis.disconnect();
+});
+
+describe('Redis settlement on changed counters', () => {
+  it('takes the reservation back out never below zero, then charges the actual cost', async () => {
+    const tenantId = uniqueId('ls');
+    const budgets = [daySpec(T0, 10_000n), monthSpec(T0, 10_000n)];
+    const req = request({ tenantId, budgets, reservePico: 100n });
+    expect((await limiter.admit(req)).ok).toBe(true);
+    const k = tenantKeys(keyPrefix, tenantId);
+    const [day, month] = budgets.map(k.budget);
+    expect([await redis.get(day), await redis.get(month)]).toEqual(['100', '100']);
+    await redis.set(day, '30', 'KEEPTTL'); // rebuilt from the ledger meanwhile: the reservation is not in it
+    await limiter.settle(settlement(req, 40n));
+    expect([await redis.get(day), await redis.get(month)]).toEqual(['40', '40']);
+  });
+
+  it('leaves a counter that is gone alone and settles on the others, with or without a reservation record', async () => {
+    const tenantId = uniqueId('ls');
+    const budgets = [daySpec(T0, 10_000n), monthSpec(T0, 10_000n)];
+    const k = tenantKeys(keyPrefix, tenantId);
+    const [day, month] = budgets.map(k.budget);
+    const req = request({ tenantId, budgets, reservePico: 100n });
+    expect((await limiter.admit(req)).ok).toBe(true);
+    await redis.del(day); // expired or evicted: the next admission seeds it from the ledger
+    await limiter.settle(settlement(req, 40n));
+    expect(await redis.exists(day)).toBe(0);
+    expect(await redis.get(month)).toBe('40');
+    // No record (never admitted here): the settlement's own counters are charged, the missing one is not created.
+    await limiter.settle(settlement(request({ tenantId, budgets }), 7n));
+    expect(await redis.exists(day)).toBe(0);
+    expect(await redis.get(month)).toBe('47');
+    // All gone: nothing is created.
+    await redis.del(month);
+    await limiter.settle(settlement(request({ tenantId, budgets }), 7n));
+    expect(await redis.exists(day, month)).toBe(0);
+  });
+
+  it('takes every reservation back out before charging when two budgets share a counter', async () => {
+    const tenantId = uniqueId('ls');
+    const budgets = [daySpec(T0, 10_000n), daySpec(T0, 10_000n, 'soft')]; // the same period: one counter, reserved twice
+    const req = request({ tenantId, budgets, reservePico: 10n });
+    expect((await limiter.admit(req)).ok).toBe(true);
+    const day = tenantKeys(keyPrefix, tenantId).budget(budgets[0]);
+    expect(await redis.get(day)).toBe('20');
+    await redis.set(day, '2', 'KEEPTTL');
+    await limiter.settle(settlement(req, 5n));
+    // 2 − 10 → 0, 0 − 10 → 0, then + 5 + 5 (charging in between would leave 5).
+    expect(await redis.get(day)).toBe('10');
+  });
+});
