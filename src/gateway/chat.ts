@@ -166,7 +166,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     const c = served.completion;
     const reported: TokenCounts | null = c.usage ? tokensFromUsage(c.usage) : null;
     const tokens = reported ?? estimateFromCompletion(c, countPromptTokens(req));
-    const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() }, true);
+    const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     if (reported) learn(reported);
     const body = JSON.stringify(c);
     keep({ kind: 'json', completion: c }, body.length, ev.costPico, tokens);

@@ -65,7 +65,7 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
       outcome: 'ok',
       errorCode: null,
       firstByteAt: performance.now(),
-    }, true);
+    });
     return new Response(JSON.stringify({ ...response, model: model.id }), {
       status: 200,
       headers: {

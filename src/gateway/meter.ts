@@ -1,5 +1,5 @@
 // Meters one finished request: exact cost, savings, ledger event, metrics, budget settlement, one log line. Off the
-// response path: a stream's when it has ended, a whole answer's recorded after the answer is written (afterResponse).
+// response path: called after the response (or the stream) has been handed to the client.
 import type { CatalogModel } from '../config/catalog.js';
 import { GatewayError } from '../errors.js';
 import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../metering/ledger-event.js';
@@ -36,12 +36,7 @@ export interface MeterInput {
   hitTokens?: TokenCounts;
 }
 
-/**
- * `afterResponse`: the ledger event, metrics, settlement and access line are recorded on the next turn of the event
- * loop (setImmediate), after the answer built from the returned event has been written: at one connection they then
- * run while the client reads it instead of before. The cost, the times and the event itself are fixed now.
- */
-export function meter(deps: GatewayDeps, m: MeterInput, afterResponse = false): LedgerEvent {
+export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
   const now = performance.now();
   // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
   const latencyMs = now - m.t0;
@@ -101,15 +96,9 @@ export function meter(deps: GatewayDeps, m: MeterInput, afterResponse = false): 
     ttftMs: ttftMs === null ? null : Math.round(ttftMs),
     startedAt: m.startedAt,
   };
-  if (afterResponse) setImmediate(record, deps, m, ev, latencyMs, ttftMs);
-  else record(deps, m, ev, latencyMs, ttftMs);
-  return ev;
-}
-
-function record(deps: GatewayDeps, m: MeterInput, ev: LedgerEvent, latencyMs: number, ttftMs: number | null): void {
   deps.ledger.enqueue(ev);
   deps.metrics.recordRequest(ev, m.auth.tenant.name, latencyMs, ttftMs);
-  if (m.tokens && m.outcome === 'ok') deps.tenantState.observeOutput(ev.tenantId, m.tokens.output);
+  if (m.tokens && m.outcome === 'ok') deps.tenantState.observeOutput(ev.tenantId, tokens.output);
   if (m.admission) {
     deps.limiter
       .settle({
@@ -118,8 +107,8 @@ function record(deps: GatewayDeps, m: MeterInput, ev: LedgerEvent, latencyMs: nu
         keyId: ev.keyId,
         model: ev.model,
         now: deps.clock().getTime(), // settlement time: token buckets refill up to now, not to the start
-        actualPico: ev.costPico,
-        actualTokens: ev.inputTokens + ev.outputTokens,
+        actualPico: costPico,
+        actualTokens: tokens.input + tokens.output,
         estimatedTokens: m.admission.estimatedTokens,
         budgets: m.admission.budgets,
       })
@@ -146,6 +135,7 @@ function record(deps: GatewayDeps, m: MeterInput, ev: LedgerEvent, latencyMs: nu
     },
     'request',
   );
+  return ev;
 }
 
 /** What a request's ledger row knows before the answer: everything but the outcome. */
