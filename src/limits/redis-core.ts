@@ -5,6 +5,7 @@ import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settl
 import { admitLua, resetLua, settleLua, stateLua } from './lua.js';
 import {
   applicableLimits,
+  type ApplicableLimit,
   budgetRetryMs,
   budgetStateOf,
   clampTokens,
@@ -149,7 +150,8 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
 
   async function admitChecked(req: AdmitRequest): Promise<AdmitResult> {
     let mark = book?.sent(req) ?? null;
-    let reply = await admitOnce(req, []);
+    const limits = applicableLimits(req);
+    let reply = await admitOnce(req, limits, []);
     // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
     if (reply[0] === 'seed') {
       // The counters are gone (a new tenant or period, or flushed, evicted, reset elsewhere): the tenant's readings no
@@ -157,7 +159,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       book?.forget(req.tenantId);
       const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => {
         mark = book?.sent(req) ?? null;
-        return admitOnce(req, seeds);
+        return admitOnce(req, limits, seeds);
       });
       seeding.set(req.requestId, retry);
       try {
@@ -167,7 +169,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       }
     }
     if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
-    return parseAdmit(req, reply, mark);
+    return parseAdmit(req, limits, reply, mark);
   }
 
   async function seedsFor(tenantId: string, budgets: BudgetSpec[], reply: Reply): Promise<string[]> {
@@ -185,9 +187,8 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
     return seeds;
   }
 
-  async function admitOnce(req: AdmitRequest, seeds: string[]): Promise<Reply> {
+  async function admitOnce(req: AdmitRequest, limits: ApplicableLimit[], seeds: string[]): Promise<Reply> {
     const k = keysOf(req.tenantId);
-    const limits = applicableLimits(req);
     const reserve = clampReserve(req.reservePico);
     const rateKeys = limits.map((l) => k.rate(l.scope, l.subject, l.kind));
     const budgetKeys = req.budgets.map(k.budget);
@@ -203,8 +204,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
     return asReply(await scripts.tgLimitAdmit(...args));
   }
 
-  function parseAdmit(req: AdmitRequest, reply: Reply, mark: Mark | null): AdmitResult {
-    const limits = applicableLimits(req);
+  function parseAdmit(req: AdmitRequest, limits: ApplicableLimit[], reply: Reply, mark: Mark | null): AdmitResult {
     const ok = reply[0] === 'ok';
     let at = ok ? 1 : 3;
     const readings: LimitReading[] = limits.map((l) => {
