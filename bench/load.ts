@@ -83,6 +83,8 @@ export interface LatencyResult {
   p99Us: number;
   n: number;
   errors: number;
+  /** Every request sent, the warm-up included (what the servers' CPU over the call was spent on). */
+  sent: number;
 }
 
 /** Sequential requests on one keep-alive connection for `durationMs`; every latency kept (µs), exact percentiles. */
@@ -92,8 +94,9 @@ export async function latency1(t: Target, o: { durationMs: number; maxTokens: nu
   const headers = { 'content-type': 'application/json', ...t.headers };
   const samples: number[] = [];
   let errors = 0;
+  const warmup = o.warmup ?? 20;
   try {
-    for (let i = 0; i < (o.warmup ?? 20); i++) await (await client.request({ path: t.path, method: 'POST', headers, body })).body.dump();
+    for (let i = 0; i < warmup; i++) await (await client.request({ path: t.path, method: 'POST', headers, body })).body.dump();
     const end = performance.now() + o.durationMs;
     while (performance.now() < end) {
       const t0 = process.hrtime.bigint();
@@ -107,7 +110,7 @@ export async function latency1(t: Target, o: { durationMs: number; maxTokens: nu
     await client.close();
   }
   samples.sort((a, b) => a - b);
-  return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), n: samples.length, errors };
+  return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), n: samples.length, errors, sent: warmup + samples.length + errors };
 }
 
 export interface StreamResult {

@@ -57,6 +57,11 @@ function withoutDirect(ts: TargetName[]): TargetName[] {
   return ts.filter((t) => t !== 'direct');
 }
 
+/** CPU (ms) a process has spent since the `cpuSeconds` reading `since`, per request (or stream). */
+function cpuMsPer(pid: number, since: number, requests: number): number {
+  return ((cpuSeconds(pid) - since) * 1000) / Math.max(1, requests);
+}
+
 /** Samples the max RSS of a process while `work` runs. */
 async function maxRssDuring<T>(pid: number, work: Promise<T>): Promise<{ result: T; maxMb: number }> {
   let maxMb = rssMb(pid);
@@ -95,17 +100,17 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
       const sim0 = cpuSeconds(side.simPid);
       const redis0 = cpuSeconds(side.redisPid);
       const { result, maxMb } = await maxRssDuring(r.proc.serverPid, throughput(t, { connections: 32, durationS: plan.thrS, maxTokens: plan.maxTokens }));
-      const perRequest = (s0: number, pid: number) => ((cpuSeconds(pid) - s0) * 1000) / Math.max(1, result.ok + result.errors);
-      push(cpu, t.name, perRequest(cpu0, r.proc.serverPid));
-      if (t.name !== 'direct') push(simCpu, t.name, perRequest(sim0, side.simPid));
-      if (t.name === 'tollgate') push(redisCpu, t.name, perRequest(redis0, side.redisPid));
+      const served = result.ok + result.errors;
+      push(cpu, t.name, cpuMsPer(r.proc.serverPid, cpu0, served));
+      if (t.name !== 'direct') push(simCpu, t.name, cpuMsPer(side.simPid, sim0, served));
+      if (t.name === 'tollgate') push(redisCpu, t.name, cpuMsPer(side.redisPid, redis0, served));
       push(thr, t.name, result.rps);
       push(errs, t.name, result.errors);
       push(rss, t.name, maxMb);
       const pids = [r.proc.serverPid, ...(t.name === 'direct' ? [] : [side.simPid]), ...(t.name === 'tollgate' ? [side.redisPid] : [])];
       const core0 = pids.map((pid) => cpuSeconds(pid));
       const l = await latency1(t, { durationMs: plan.latMs, maxTokens: plan.maxTokens });
-      const each = pids.map((pid, i) => ((cpuSeconds(pid) - core0[i]) * 1000) / Math.max(1, l.n + 20)); // + the warm-up requests
+      const each = pids.map((pid, i) => cpuMsPer(pid, core0[i], l.sent));
       push(coreCpu1, t.name, each.reduce((a, b) => a + b, 0));
       push(p50, t.name, l.p50Us / 1000);
       push(p99, t.name, l.p99Us / 1000);
@@ -154,7 +159,7 @@ export async function streamPhase(plan: Plan, sim: string, running: Running[], l
       const cpu0 = cpuSeconds(r.proc.serverPid);
       const s = await streaming(r.target, { streams: plan.streams, concurrency: plan.streamConc, maxTokens: plan.streamTokens });
       // The serving process's CPU over the round (user + system, all threads) per stream: steadier than the timings.
-      push(cpu, r.target.name, ((cpuSeconds(r.proc.serverPid) - cpu0) * 1000) / plan.streams);
+      push(cpu, r.target.name, cpuMsPer(r.proc.serverPid, cpu0, plan.streams));
       push(ttft, r.target.name, s.ttftP50Us / 1000);
       push(gap, r.target.name, s.gapP99Us / 1000);
       push(errs, r.target.name, s.errors);
