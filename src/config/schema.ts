@@ -87,12 +87,16 @@ export const fileConfigSchema = z.object({
        * reservation is still made there). 0 = every request waits for Redis.
        */
       admit_ahead_headroom: z.number().min(0).max(1).default(0.5),
-      /** How old (ms) that reading may be. */
-      admit_ahead_max_age_ms: z.number().int().min(0).max(60_000).default(1000),
+      /**
+       * How old (ms) that reading may be. Every answer renews it, so the age only matters to a tenant's first request
+       * after a pause: 5 s lets a client that sends one request every few seconds (an interactive app, back-to-back
+       * streams) go ahead; what other replicas may take meanwhile is bounded by the headroom and the room.
+       */
+      admit_ahead_max_age_ms: z.number().int().min(0).max(60_000).default(5000),
       /** The room left must also hold this many more requests like this one (small limits never go ahead). */
       admit_ahead_room_requests: z.number().int().min(0).max(1_000_000).default(100),
     })
-    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900, admit_ahead_headroom: 0.5, admit_ahead_max_age_ms: 1000, admit_ahead_room_requests: 100 }),
+    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900, admit_ahead_headroom: 0.5, admit_ahead_max_age_ms: 5000, admit_ahead_room_requests: 100 }),
   ledger: z
     .object({
       batch_size: z.number().int().positive().default(500),

@@ -11,6 +11,7 @@ import { REDIS_URL, uniqueId } from '../support/services.js';
 import { deleteKeys } from './support/redis.js';
 import { daySpec, monthSpec, request, settlement, T0 } from './support/requests.js';
 import { runSequence, type SequenceSetup } from './support/sequences.js';
+import { fileConfigSchema } from '../../src/config/schema.js';
 
 const keyPrefix = uniqueId('tgah');
 let redis: Redis;
@@ -47,6 +48,18 @@ const settledNow = async (client: Redis) => {
 };
 
 describe('admission ahead of Redis', () => {
+  it('by default a reading a few seconds old still holds (a client sending every few seconds, back-to-back streams)', async () => {
+    const l = fileConfigSchema.parse({}).limits;
+    const limiter = limiterOn(redis, { ahead: { headroom: l.admit_ahead_headroom, maxAgeMs: l.admit_ahead_max_age_ms, roomRequests: l.admit_ahead_room_requests } });
+    const tenantId = uniqueId('t');
+    const ask = (now: number) => request({ tenantId, now, tokens: 50, reservePico: 1_000n, tenant: { rpm: 100_000, tpm: 10_000_000 }, budgets: [daySpec(T0, 1_000_000_000n)] });
+    expect((await admitSeen(limiter, redis, ask(T0))).ahead).toBe(false); // no reading yet
+    await settledNow(redis);
+    expect((await admitSeen(limiter, redis, ask(T0 + 3_000))).ahead).toBe(true); // 3 s later: the reading renewed at T0
+    await settledNow(redis);
+    expect((await admitSeen(limiter, redis, ask(T0 + 9_000))).ahead).toBe(false); // 6 s after the last answer: waits
+  });
+
   it('goes ahead only with a fresh reading far from every limit, and otherwise waits as before', async () => {
     const limiter = limiterOn(redis, { ahead: AHEAD });
     const tenantId = uniqueId('t');
