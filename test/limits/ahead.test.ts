@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileConfigSchema } from '../../src/config/schema.js';
 import type { AheadOptions } from '../../src/limits/ahead.js';
 import type { AdmitRequest, AdmitResult, Limiter } from '../../src/limits/interface.js';
 import { createLimiterRedis, createRedisLimiter, type RedisLimiterOptions } from '../../src/limits/redis-limiter.js';
@@ -11,7 +12,6 @@ import { REDIS_URL, uniqueId } from '../support/services.js';
 import { deleteKeys } from './support/redis.js';
 import { daySpec, monthSpec, request, settlement, T0 } from './support/requests.js';
 import { runSequence, type SequenceSetup } from './support/sequences.js';
-import { fileConfigSchema } from '../../src/config/schema.js';
 
 const keyPrefix = uniqueId('tgah');
 let redis: Redis;
