@@ -16,8 +16,8 @@ const redis = createLimiterRedis(url);
 const probe = new Redis(url);
 await new Promise((r) => redis.once('ready', r));
 const keyPrefix = `tgprobe${Date.now()}`;
-// Waiting admissions (headroom 0): every admission is one EVALSHA answered before the next request.
-const limiter = createRedisLimiter({ redis, keyPrefix, seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900, ahead: { headroom: 0, maxAgeMs: 1000, roomRequests: 100 } });
+// No `ahead` options: every admission waits, one EVALSHA answered before the next request.
+const limiter = createRedisLimiter({ redis, keyPrefix, seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
 const budgets = [daySpec(T0, 10n ** 18n), monthSpec(T0, 5n * 10n ** 18n)];
 const tenantId = `t${Date.now()}`;
 const next = (i: number) =>

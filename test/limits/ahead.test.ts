@@ -41,6 +41,10 @@ async function admitSeen(limiter: Limiter, client: Redis, req: AdmitRequest): Pr
   return { r, ahead: client.commandQueue.length > 0 };
 }
 
+/** Limits no request here comes near: 100 000 requests and 10 M tokens a minute, a daily budget of 1 000 000 000 pico. */
+const FAR = { tenant: { rpm: 100_000, tpm: 10_000_000 }, budgets: [daySpec(T0, 1_000_000_000n)] };
+const farFromLimits = (o: Parameters<typeof request>[0]) => request({ tokens: 50, reservePico: 1_000n, ...FAR, ...o });
+
 /** Every command sent so far has been answered, and what its answer set off has run. */
 const settledNow = async (client: Redis) => {
   await client.ping(); // answered after every command sent before it
@@ -50,21 +54,24 @@ const settledNow = async (client: Redis) => {
 describe('admission ahead of Redis', () => {
   it('by default a reading a few seconds old still holds (a client sending every few seconds, back-to-back streams)', async () => {
     const l = fileConfigSchema.parse({}).limits;
+    // The block's default (no `limits` at all) and the fields' defaults (a `limits` block without these keys) agree.
+    expect(fileConfigSchema.parse({ limits: {} }).limits).toEqual(l);
     const limiter = limiterOn(redis, { ahead: { headroom: l.admit_ahead_headroom, maxAgeMs: l.admit_ahead_max_age_ms, roomRequests: l.admit_ahead_room_requests } });
     const tenantId = uniqueId('t');
-    const ask = (now: number) => request({ tenantId, now, tokens: 50, reservePico: 1_000n, tenant: { rpm: 100_000, tpm: 10_000_000 }, budgets: [daySpec(T0, 1_000_000_000n)] });
-    expect((await admitSeen(limiter, redis, ask(T0))).ahead).toBe(false); // no reading yet
+    expect((await admitSeen(limiter, redis, farFromLimits({ tenantId, now: T0 }))).ahead).toBe(false); // no reading yet
     await settledNow(redis);
-    expect((await admitSeen(limiter, redis, ask(T0 + 3_000))).ahead).toBe(true); // 3 s later: the reading renewed at T0
+    // 3 s later: the reading the answer renewed at T0 still holds.
+    expect((await admitSeen(limiter, redis, farFromLimits({ tenantId, now: T0 + 3_000 }))).ahead).toBe(true);
     await settledNow(redis);
-    expect((await admitSeen(limiter, redis, ask(T0 + 9_000))).ahead).toBe(false); // 6 s after the last answer: waits
+    // 6 s after the last answer: waits.
+    expect((await admitSeen(limiter, redis, farFromLimits({ tenantId, now: T0 + 9_000 }))).ahead).toBe(false);
+    await limiter.close();
   });
 
   it('goes ahead only with a fresh reading far from every limit, and otherwise waits as before', async () => {
     const limiter = limiterOn(redis, { ahead: AHEAD });
     const tenantId = uniqueId('t');
-    const big = { tenant: { rpm: 100_000, tpm: 10_000_000 }, budgets: [daySpec(T0, 1_000_000_000n)] };
-    const ask = (o: Parameters<typeof request>[0]) => request({ tokens: 50, reservePico: 1_000n, ...big, ...o });
+    const ask = farFromLimits;
 
     // No reading yet: waits.
     expect((await admitSeen(limiter, redis, ask({ tenantId, now: T0 }))).ahead).toBe(false);
@@ -77,7 +84,7 @@ describe('admission ahead of Redis', () => {
     expect(second.r).toMatchObject({ ok: true, rate: { remainingRequests: 99_997 } });
     await settledNow(redis);
     // Redis took every one of them: the reservations are in the counter.
-    expect((await limiter.budgetState(tenantId, big.budgets))[0].spentPico).toBe(3_000n);
+    expect((await limiter.budgetState(tenantId, FAR.budgets))[0].spentPico).toBe(3_000n);
 
     // A stale reading, another key (no reading of its own), a changed limit, a new budget period: wait.
     expect((await admitSeen(limiter, redis, ask({ tenantId, now: T0 + 5_000 }))).ahead).toBe(false);
