@@ -4,7 +4,7 @@ import { chatRequestSchema, embeddingRequestSchema, type Usage } from '../../src
 import { GatewayError } from '../../src/errors.js';
 import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '../../src/providers/deepseek.js';
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
-import { createOpenAIProvider, prepareOpenAIChat } from '../../src/providers/openai.js';
+import { createOpenAIProvider, prepareOpenAIChat, tenantCacheKey } from '../../src/providers/openai.js';
 import { MAX_TOOL_CALL_ID, shortToolCallId } from '../../src/providers/openai-compatible.js';
 import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
 import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
@@ -56,6 +56,17 @@ describe('OpenAI adapter upstream body', () => {
     expect(body.temperature).toBe(0.3);
     expect(typeof body.prompt_cache_key).toBe('string');
     expect(String(body.prompt_cache_key)).not.toContain('tenant-42');
+  });
+
+  it('tenant cache key: one per tenant, the same after the remembered keys are dropped, never the tenant id', () => {
+    const first = tenantCacheKey('tenant-1');
+    expect(first).toMatch(/^tg-[\w-]{22}$/);
+    expect(tenantCacheKey('tenant-1')).toBe(first);
+    expect(tenantCacheKey('tenant-2')).not.toBe(first);
+    // More tenants than it remembers: the memory is cleared, the key stays a pure function of the tenant id.
+    for (let i = 0; i < 10_001; i++) tenantCacheKey(`other-${i}`);
+    expect(tenantCacheKey('tenant-1')).toBe(first);
+    expect(first).not.toContain('tenant');
   });
 
   it('stream: always asks for usage, keeps the client stream_options', async () => {
