@@ -18,6 +18,8 @@ export interface Plan {
   warmS: number;
   maxTokens: number;
   streams: number;
+  /** Unpaced streams through every target before the stream rounds, so that they measure JIT-compiled stream code. */
+  warmStreams: number;
   streamConc: number;
   streamTokens: number;
   ttftMs: number;
@@ -147,6 +149,10 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
 }
 
 export async function streamPhase(plan: Plan, sim: string, running: Running[], log: Log): Promise<{ rows: Row[]; notes: string[] }> {
+  // Warm-up, as the latency phases have: the earlier phases served only non-streaming requests, so without it the
+  // first rounds time V8 running the stream code unoptimised (a gateway in service has long compiled it).
+  await simSettings(sim, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
+  for (const r of running) await streaming(r.target, { streams: plan.warmStreams, concurrency: plan.streamConc, maxTokens: plan.streamTokens });
   await simSettings(sim, { latencyMs: 0, ttftMs: plan.ttftMs, chunkDelayMs: plan.gapMs });
   const ttft: PerTarget = new Map();
   const gap: PerTarget = new Map();

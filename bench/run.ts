@@ -41,8 +41,8 @@ if (!args['no-build']) buildGateway();
 
 const quick = args.quick;
 const plan: Plan = quick
-  ? { rounds: 1, thrS: 0.5, latMs: 300, warmS: 0.3, maxTokens: 32, streams: 4, streamConc: 2, streamTokens: 14, ttftMs: 2, gapMs: 2, rates: [50, 150], rateLeadMs: 500, rateWindowMs: 1000, afterMs: 500 }
-  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, streamConc: 4, streamTokens: 68, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000 };
+  ? { rounds: 1, thrS: 0.5, latMs: 300, warmS: 0.3, maxTokens: 32, streams: 4, warmStreams: 2, streamConc: 2, streamTokens: 14, ttftMs: 2, gapMs: 2, rates: [50, 150], rateLeadMs: 500, rateWindowMs: 1000, afterMs: 500 }
+  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, warmStreams: 300, streamConc: 4, streamTokens: 68, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000 };
 if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
 const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
 const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
