@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Limiter } from '../../src/limits/interface.js';
-import { createLimiterRedis, createRedisLimiter } from '../../src/limits/redis-limiter.js';
+import { createLimiterRedis, createRedisLimiter, sendLazily } from '../../src/limits/redis-limiter.js';
 import { uniqueId } from '../support/services.js';
 import { freePort, startRedisServer, stopRedisServer } from './support/redis.js';
 import { daySpec, request, settlement, T0 } from './support/requests.js';
@@ -120,5 +120,23 @@ describe('Redis round trips per request', () => {
     // The settlement went first: its actual cost is spent, and the 50 reservations are held on top.
     const [state] = await limiter.budgetState(tenantId, budgets);
     expect(state.spentPico).toBe(5n + 1_000n * BigInt(n));
+  });
+
+  it('a command sent lazily waits for company or its timer; any other command sends the batch, lazy ones first', async () => {
+    const key = uniqueId('lazy');
+    const socket = redis.stream as unknown as { writableCorked: number };
+    const turn = () => new Promise((r) => setImmediate(r));
+    const first = sendLazily(redis, () => redis.set(key, '1'));
+    await turn();
+    expect(socket.writableCorked).toBe(1); // held past the end of the turn (an admission that went ahead)
+    const second = redis.incr(key); // sent as usual: at the end of this turn, with the held one ahead of it
+    await turn();
+    expect(socket.writableCorked).toBe(0);
+    expect(await first).toBe('OK');
+    expect(await second).toBe(2); // the SET went first
+    // Alone, a lazy command still leaves (its timer), and the client batches as before afterwards.
+    expect(await sendLazily(redis, () => redis.incr(key))).toBe(3);
+    expect(socket.writableCorked).toBe(0);
+    expect(await redis.incr(key)).toBe(4);
   });
 });
