@@ -16,6 +16,7 @@
 // refuse one that went ahead, it is counted (onRefusedAhead) and its actual cost is still charged by its settlement.
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, RateLimitSpec } from './interface.js';
 import { budgetStateOf, clampLimit, clampTokens, emptyRateState, type LimitReading, MAX_RESERVE_PICO, tightenRate, WINDOW_MS } from './shared.js';
+import { remembered } from '../bounded-map.js';
 
 export interface AheadOptions {
   /** Share (0–1) of every rate limit and hard budget that must stay free after the request; 0 = always wait for Redis. */
@@ -59,6 +60,7 @@ export interface Mark {
 }
 
 const MAX_TENANTS = 10_000;
+const newTally = (): TenantTally => ({ requests: 0, tokens: 0, pico: 0n, readings: new Map() });
 const MAX_READINGS_PER_TENANT = 1_000;
 
 const readingKey = (req: Pick<AdmitRequest, 'keyId' | 'model'>) => `${req.keyId ?? ''}\n${req.model ?? ''}`;
@@ -118,12 +120,7 @@ export function createAheadBook(options: AheadOptions): AheadBook {
   const roomRequests = BigInt(Math.max(0, Math.ceil(options.roomRequests)));
 
   const tallyOf = (tenantId: string): TenantTally => {
-    let t = tenants.get(tenantId);
-    if (!t) {
-      if (tenants.size >= MAX_TENANTS) tenants.clear();
-      tenants.set(tenantId, (t = { requests: 0, tokens: 0, pico: 0n, readings: new Map() }));
-    }
-    return t;
+    return remembered(tenants, tenantId, MAX_TENANTS, newTally);
   };
 
   return {

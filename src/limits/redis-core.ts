@@ -14,6 +14,7 @@ import {
   MAX_BUDGET_PICO,
   rateStateOf,
 } from './shared.js';
+import { remembered } from '../bounded-map.js';
 
 export interface RedisCoreOptions {
   redis: Redis;
@@ -94,14 +95,8 @@ type TenantKeys = ReturnType<typeof tenantKeys>;
  * a map that outgrows its cap starts again.
  */
 function keyCache(prefix: string): (tenantId: string) => TenantKeys {
-  const cap = <K, V>(m: Map<K, V>, max: number) => {
-    if (m.size >= max) m.clear();
-    return m;
-  };
   const tenants = new Map<string, TenantKeys>();
-  return (tenantId) => {
-    const hit = tenants.get(tenantId);
-    if (hit) return hit;
+  const keysOf = (tenantId: string): TenantKeys => {
     const k = tenantKeys(prefix, tenantId);
     // scope → kind → subject → key
     const rates = new Map<string, Map<string, Map<string | null, string>>>();
@@ -113,8 +108,12 @@ function keyCache(prefix: string): (tenantId: string) => TenantKeys {
         if (!byKind) rates.set(scope, (byKind = new Map()));
         let bySubject = byKind.get(kind);
         if (!bySubject) byKind.set(kind, (bySubject = new Map()));
+        // Written out rather than through remembered(): its maker would be a closure per call, on every request.
         let key = bySubject.get(subject);
-        if (key === undefined) cap(bySubject, 1000).set(subject, (key = k.rate(scope, subject, kind)));
+        if (key === undefined) {
+          if (bySubject.size >= 1000) bySubject.clear();
+          bySubject.set(subject, (key = k.rate(scope, subject, kind)));
+        }
         return key;
       },
       budget(spec) {
@@ -124,9 +123,9 @@ function keyCache(prefix: string): (tenantId: string) => TenantKeys {
         return b.key;
       },
     };
-    cap(tenants, 10_000).set(tenantId, cached);
     return cached;
   };
+  return (tenantId) => remembered(tenants, tenantId, 10_000, keysOf);
 }
 
 function checkBudget(spec: BudgetSpec): void {

@@ -3,6 +3,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { createSseDecoder, sseBatches, type SseDecoder } from './sse.js';
 import type { FileConfig } from '../config/schema.js';
 import { UpstreamError, type ProviderName, type UpstreamFailureKind } from './types.js';
+import { remembered } from '../bounded-map.js';
 
 export interface UpstreamHttpOptions {
   connectTimeoutMs: number;
@@ -145,16 +146,15 @@ function startDeadline(req: UpstreamRequest, ms: number, what: string): { clear(
   };
 }
 
+type Target = { origin: string; path: string };
 /** Origin and path of an upstream URL, parsed once: providers call a handful of fixed URLs. */
-const targets = new Map<string, { origin: string; path: string }>();
-function target(url: string): { origin: string; path: string } {
-  let t = targets.get(url);
-  if (!t) {
-    const u = new URL(url);
-    if (targets.size >= 1000) targets.clear();
-    targets.set(url, (t = { origin: u.origin, path: `${u.pathname}${u.search}` }));
-  }
-  return t;
+const targets = new Map<string, Target>();
+function target(url: string): Target {
+  return remembered(targets, url, 1000, parseTarget);
+}
+function parseTarget(url: string): Target {
+  const u = new URL(url);
+  return { origin: u.origin, path: `${u.pathname}${u.search}` };
 }
 
 type Settle = { ok: true } | { ok: false; error: UpstreamError };
