@@ -44,15 +44,7 @@ export const fileConfigSchema = z.object({
       /** Failed authentications per client IP per minute before 429. */
       auth_failures_per_minute: z.number().int().positive().default(30),
     })
-    .default({
-      body_limit_bytes: 10 * 1024 * 1024,
-      max_messages: 2048,
-      max_header_bytes: 16 * 1024,
-      request_timeout_ms: 600_000,
-      shutdown_grace_ms: 30_000,
-      log_prompts: false,
-      auth_failures_per_minute: 30,
-    }),
+    .prefault({}),
   upstream: z
     .object({
       connect_timeout_ms: duration.default(5_000),
@@ -66,15 +58,7 @@ export const fileConfigSchema = z.object({
       image_max_bytes: z.number().int().positive().default(10 * 1024 * 1024),
       image_timeout_ms: duration.default(10_000),
     })
-    .default({
-      connect_timeout_ms: 5_000,
-      timeout_ms: 120_000,
-      stream_idle_timeout_ms: 60_000,
-      connections_per_origin: 128,
-      fetch_images: false,
-      image_max_bytes: 10 * 1024 * 1024,
-      image_timeout_ms: 10_000,
-    }),
+    .prefault({}),
   limits: z
     .object({
       /** When Redis is lost at run time: keep serving with in-process limits (fail_open) or answer 503 (fail_closed). */
@@ -96,7 +80,7 @@ export const fileConfigSchema = z.object({
       /** The room left must also hold this many more requests like this one (small limits never go ahead). */
       admit_ahead_room_requests: z.number().int().min(0).max(1_000_000).default(100),
     })
-    .default({ on_redis_failure: 'fail_open', reservation_ttl_s: 900, admit_ahead_headroom: 0.5, admit_ahead_max_age_ms: 5000, admit_ahead_room_requests: 100 }),
+    .prefault({}),
   ledger: z
     .object({
       batch_size: z.number().int().positive().default(500),
@@ -104,7 +88,7 @@ export const fileConfigSchema = z.object({
       /** Events held in memory before spilling to the spool file. */
       max_queue: z.number().int().positive().default(20_000),
     })
-    .default({ batch_size: 500, flush_interval_ms: 250, max_queue: 20_000 }),
+    .prefault({}),
   /** Circuit breakers per provider+model: this many failures within the window open it for open_ms, then one probe. */
   circuit: z
     .object({
@@ -112,10 +96,10 @@ export const fileConfigSchema = z.object({
       window_ms: duration.default(30_000),
       open_ms: duration.default(15_000),
     })
-    .default({ failures: 5, window_ms: 30_000, open_ms: 15_000 }),
+    .prefault({}),
   metrics: z
     .object({ max_tenant_labels: z.number().int().positive().default(100) })
-    .default({ max_tenant_labels: 100 }),
+    .prefault({}),
   /** Policy for tenants created without one. */
   default_policy: policySchema.default(policySchema.parse({})),
   /** Seconds an auth cache entry lives; bounds how long a revoked key keeps working on another instance. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { fileConfigSchema } from '../../src/config/schema.js';
 
 function tmpConfig(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'tg-config-'));
@@ -39,6 +40,15 @@ describe('config', () => {
     expect(c.file.server.body_limit_bytes).toBe(1234);
     expect(c.file.server.max_messages).toBe(7);
     expect(() => loadConfig({ env: { TOLLGATE_CONFIG: p } })).toThrow(/tollgate\.yaml:4: environment variable TG_LIMIT is required/);
+  });
+
+  it('a block left out gets its fields\' defaults: the same as the block given empty, no second copy of them', () => {
+    const all = fileConfigSchema.parse({});
+    const blocks = Object.entries(all).filter(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v));
+    expect(blocks.map(([k]) => k)).toEqual(expect.arrayContaining(['server', 'upstream', 'limits', 'ledger', 'circuit', 'metrics']));
+    for (const [k, v] of blocks) expect(fileConfigSchema.parse({ [k]: {} })[k as keyof typeof all], k).toEqual(v);
+    // A field set inside a block keeps the others' defaults.
+    expect(fileConfigSchema.parse({ limits: { admit_ahead_headroom: 0 } }).limits).toEqual({ ...all.limits, admit_ahead_headroom: 0 });
   });
 
   it('an explicitly named config file must exist', () => {

@@ -1,6 +1,6 @@
 // remembered(): one value per key, made once, and a map that never holds more than its bound.
 import { describe, expect, it } from 'vitest';
-import { remembered } from '../src/bounded-map.js';
+import { remembered } from '../../src/bounded-map.js';
 
 describe('remembered', () => {
   it('makes a value once per key and keeps it', () => {
