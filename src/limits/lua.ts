@@ -79,6 +79,11 @@ local function existing(keys)
   return ex
 end
 
+-- Adds an amount to each of \`keys\` that \`ex\` (from existing()) says exists.
+local function chargeExisting(keys, ex, amount)
+  for _, k in ipairs(keys) do if ex[k] then redis.call('INCRBY', k, amount) end end
+end
+
 -- Leaky bucket level at \`now\` from its HMGET l t n (0 when the bucket does not exist), drained at \`limit\` or at the
 -- stored one.
 local function drained(v, now, limit)
@@ -267,7 +272,7 @@ if rec then
   if back or actual ~= '0' then
     local ex = existing(r.bkeys)
     if back then for _, k in ipairs(r.bkeys) do if ex[k] then decrease(k, r.amount) end end end
-    if actual ~= '0' then for _, k in ipairs(r.bkeys) do if ex[k] then redis.call('INCRBY', k, actual) end end end
+    if actual ~= '0' then chargeExisting(r.bkeys, ex, actual) end
   end
   local delta = actualTokens - r.est
   if delta ~= 0 then
@@ -289,8 +294,7 @@ else
   if #KEYS <= 2 then return 'none' end
   if actual ~= '0' then
     local keys = {unpack(KEYS, 3)}
-    local ex = existing(keys)
-    for _, k in ipairs(keys) do if ex[k] then redis.call('INCRBY', k, actual) end end
+    chargeExisting(keys, existing(keys), actual)
   end
   outcome = 'late'
 end
