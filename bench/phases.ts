@@ -83,6 +83,11 @@ export interface SideProcs {
   redisPid: number;
 }
 
+/** The side processes behind a target: the simulator unless it is the target itself, Redis for Tollgate only. */
+function behind(target: string, side: SideProcs): { sim: number | null; redis: number | null } {
+  return { sim: target === 'direct' ? null : side.simPid, redis: target === 'tollgate' ? side.redisPid : null };
+}
+
 export async function latencyPhase(plan: Plan, sim: string, running: Running[], upstreamMs: number, rssIdle: Map<string, number> | undefined, side: SideProcs, log: Log): Promise<Row[]> {
   await simSettings(sim, { latencyMs: upstreamMs, ttftMs: 0, chunkDelayMs: 0 });
   const thr: PerTarget = new Map();
@@ -98,18 +103,19 @@ export async function latencyPhase(plan: Plan, sim: string, running: Running[], 
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rotated(running, round)) {
       const t = r.target;
+      const b = behind(t.name, side);
       const cpu0 = cpuSeconds(r.proc.serverPid);
       const sim0 = cpuSeconds(side.simPid);
       const redis0 = cpuSeconds(side.redisPid);
       const { result, maxMb } = await maxRssDuring(r.proc.serverPid, throughput(t, { connections: 32, durationS: plan.thrS, maxTokens: plan.maxTokens }));
       const served = result.ok + result.errors;
       push(cpu, t.name, cpuMsPer(r.proc.serverPid, cpu0, served));
-      if (t.name !== 'direct') push(simCpu, t.name, cpuMsPer(side.simPid, sim0, served));
-      if (t.name === 'tollgate') push(redisCpu, t.name, cpuMsPer(side.redisPid, redis0, served));
+      if (b.sim !== null) push(simCpu, t.name, cpuMsPer(b.sim, sim0, served));
+      if (b.redis !== null) push(redisCpu, t.name, cpuMsPer(b.redis, redis0, served));
       push(thr, t.name, result.rps);
       push(errs, t.name, result.errors);
       push(rss, t.name, maxMb);
-      const pids = [r.proc.serverPid, ...(t.name === 'direct' ? [] : [side.simPid]), ...(t.name === 'tollgate' ? [side.redisPid] : [])];
+      const pids = [r.proc.serverPid, b.sim, b.redis].filter((pid): pid is number => pid !== null);
       const core0 = pids.map((pid) => cpuSeconds(pid));
       const l = await latency1(t, { durationMs: plan.latMs, maxTokens: plan.maxTokens });
       const each = pids.map((pid, i) => cpuMsPer(pid, core0[i], l.sent));

@@ -47,7 +47,7 @@ try {
   for (const k of await probe.keys(`${keyPrefix}*`)) bytes += Number(await probe.memory('USAGE', k, 'SAMPLES', '0'));
   const out = [
     `${n} requests (admit + settle), ${url}:`,
-    `  EVALSHA: ${(evalsha.usec / evalsha.calls).toFixed(1)} µs per call, ${((2 * evalsha.usec) / evalsha.calls).toFixed(1)} µs per request`,
+    `  EVALSHA: ${(evalsha.usec / evalsha.calls).toFixed(1)} µs per call, ${(evalsha.calls / n).toFixed(2)} calls and ${(evalsha.usec / n).toFixed(1)} µs per request`,
     `  commands inside the scripts: ${(innerCalls / n).toFixed(1)} per request, ${(innerUsec / n).toFixed(1)} µs of their own per request`,
     `  ${inner.sort((a, b) => b[1].calls - a[1].calls).map(([k, v]) => `${k} ${(v.calls / n).toFixed(2)}`).join(', ')}`,
     `  Redis memory the tenant's keys hold: ${(bytes / (n + 200)).toFixed(0)} bytes per settled request (kept for reservation_ttl_s)`,
