@@ -104,12 +104,15 @@ class BatchingRedis extends Redis {
  */
 export const LAZY_MS = 5;
 
-/** Runs `send`; the commands it issues on a limiter client may wait up to LAZY_MS for company (see BatchingRedis). */
-export function sendLazily<T>(redis: Redis, send: () => T): T {
-  if (!(redis instanceof BatchingRedis)) return send();
+/**
+ * Runs `send(arg)`; the commands it issues on a limiter client may wait up to LAZY_MS for company (see BatchingRedis).
+ * The argument is passed through so that a caller on the request path need not build a closure per call.
+ */
+export function sendLazily<A, T>(redis: Redis, send: (arg: A) => T, arg: A): T {
+  if (!(redis instanceof BatchingRedis)) return send(arg);
   redis.lazy = true;
   try {
-    return send();
+    return send(arg);
   } finally {
     redis.lazy = false;
   }
@@ -178,10 +181,7 @@ class FailoverLimiter implements Limiter {
     if (this.state === 'up') {
       // Lazily: an admission that goes ahead, and the settlements sent before it, may wait LAZY_MS for company; one
       // that waits for its answer sends them all at once (the same socket, in this order).
-      const ahead = sendLazily(this.options.redis, () => {
-        this.flushSettles();
-        return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead);
-      });
+      const ahead = sendLazily(this.options.redis, this.sendAhead, req);
       if (ahead) {
         this.remember(req.tenantId, ahead.budgets, req.budgets);
         this.options.onAdmission?.('ahead');
@@ -208,6 +208,12 @@ class FailoverLimiter implements Limiter {
     this.options.onAdmission?.('waited');
     return result;
   }
+
+  /** The deferred settlements, then the admission if it may go ahead (null: it must wait for Redis' answer). */
+  private readonly sendAhead = (req: AdmitRequest): AdmitResult | null => {
+    this.flushSettles();
+    return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead);
+  };
 
   /** The admission of a request that went ahead failed: the request is served; its settlement will follow. */
   private readonly aheadFailed = (err: unknown): void => {

@@ -126,7 +126,7 @@ describe('Redis round trips per request', () => {
     const key = uniqueId('lazy');
     const socket = redis.stream as unknown as { writableCorked: number };
     const turn = () => new Promise((r) => setImmediate(r));
-    const first = sendLazily(redis, () => redis.set(key, '1'));
+    const first = sendLazily(redis, (k) => redis.set(k, '1'), key);
     await turn();
     expect(socket.writableCorked).toBe(1); // held past the end of the turn (an admission that went ahead)
     const second = redis.incr(key); // sent as usual: at the end of this turn, with the held one ahead of it
@@ -135,7 +135,7 @@ describe('Redis round trips per request', () => {
     expect(await first).toBe('OK');
     expect(await second).toBe(2); // the SET went first
     // Alone, a lazy command still leaves (its timer), and the client batches as before afterwards.
-    expect(await sendLazily(redis, () => redis.incr(key))).toBe(3);
+    expect(await sendLazily(redis, (k) => redis.incr(k), key)).toBe(3);
     expect(socket.writableCorked).toBe(0);
     expect(await redis.incr(key)).toBe(4);
   });
