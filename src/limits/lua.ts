@@ -159,13 +159,63 @@ local function ensureCounters(bk, keys, first, nb, argv, a0, stride)
   end
   return missing, vals
 end
+
+-- Settles one request (the settle script, and the settlements riding on an admission): gives its reservation back,
+-- charges its actual cost, corrects its token buckets by actual − estimated tokens and leaves a tombstone. With no record
+-- the actual cost goes to keys[from..to], the budget counters of its periods. Returns 'settled' | 'late' | 'dup' |
+-- 'none'; only the first two write (the caller then keeps the reservation keys alive: touch).
+local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, keys, from, to)
+  local rec = redis.call('HGET', res, rid)
+  local outcome
+  if rec then
+    local r = parse(rec)
+    if r.state == 's' then return 'dup' end
+    -- Every unreserve, then every charge (the order matters when a counter is clamped at zero), only on counters that
+    -- exist; existence asked once, and not at all when there is nothing to write.
+    local back = r.state == 'o' and r.amount ~= '0'
+    if back or actual ~= '0' then
+      local ex = existing(r.bkeys)
+      if back then for _, k in ipairs(r.bkeys) do if ex[k] then decrease(k, r.amount) end end end
+      if actual ~= '0' then chargeExisting(r.bkeys, ex, actual) end
+    end
+    local delta = actualTokens - r.est
+    if delta ~= 0 then
+      for _, k in ipairs(r.tkeys) do
+        -- putLevel writes l, t and n together and nothing else writes a bucket: l is there iff the bucket exists.
+        local v = redis.call('HMGET', k, 'l', 't', 'n')
+        if v[1] then
+          -- A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
+          local at = math.max(now, tonumber(v[2]))
+          local n = tonumber(v[3])
+          local l = drained(v, at, n) + delta * W
+          if l < 0 then l = 0 end
+          putLevel(k, l, at, n)
+        end
+      end
+    end
+    if r.state == 'o' then outcome = 'settled' else outcome = 'late' end
+  else
+    if to < from then return 'none' end
+    if actual ~= '0' then
+      local late = {unpack(keys, from, to)}
+      chargeExisting(late, existing(late), actual)
+    end
+    outcome = 'late'
+  end
+  redis.call('HSET', res, rid, 's')
+  redis.call('ZADD', resx, now + ttl, rid)
+  return outcome
+end
 `;
 
 /**
- * KEYS: res, resx, bk, rate keys (nr), budget counter keys (nb).
+ * KEYS: res, resx, bk, rate keys (nr), budget counter keys (nb), then each riding settlement's budget counter keys.
  * ARGV: now, requestId, tokens, ttlMs, nr, nb, then per rate key: kind (r|t), limit;
  *       then per budget: mode (h|s), expireAtMs, seed ('' or pico), threshold (limit − reserve), reserve;
- *       then tokenKeysForRecord (tab-separated).
+ *       then tokenKeysForRecord (tab-separated);
+ *       then ns, and per riding settlement: now, requestId, actualPico, actualTokens, its number of budget keys.
+ * Riding settlements are the same tenant's (redis-limiter.ts): applied first, exactly as the settle script would have
+ * been just before this admission, whatever the admission's answer.
  * Returns {'seed', i…} | {'ok', rem1, reset1, …, used1, …} | {'no', kind, retryMs, rem1, reset1, …, used1, …, budgetIndex}.
  */
 export const admitLua = `${common}
@@ -173,12 +223,29 @@ local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
 local now, rid, tokens, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local nr, nb = tonumber(ARGV[5]), tonumber(ARGV[6])
 local b0 = 7 + 2 * nr
+local tkeys, ns = ARGV[b0 + nb * 5], tonumber(ARGV[b0 + nb * 5 + 1])
+-- The riding settlements wrote: the reservation keys must be kept alive (by the record's touch below, or on their own).
+local settledHere = false
+local pruned = 0
+if ns > 0 then
+  prune(res, resx, now, ttl)
+  local a, k = b0 + nb * 5 + 2, 4 + nr + nb
+  for _ = 1, ns do
+    local nk = tonumber(ARGV[a + 4])
+    local o = settleOne(res, resx, tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ttl, KEYS, k, k + nk - 1)
+    if o == 'settled' or o == 'late' then settledHere = true end
+    a, k = a + 5, k + nk
+  end
+end
+-- Read after the settlements and the prune above: the values stay the counters' own (pruned = 0) until this script
+-- writes counters again.
 local missing, vals = ensureCounters(bk, KEYS, 4 + nr, nb, ARGV, b0, 5)
 if #missing > 0 then
+  if settledHere then touch(res, resx, 2 * ttl + W) end
   table.insert(missing, 1, 'seed')
   return missing
 end
-local pruned = prune(res, resx, now, ttl)
+if ns == 0 then pruned = prune(res, resx, now, ttl) end
 
 local cur, nxt, out, refusal, retry = {}, {}, {}, nil, 0
 for i = 1, nr do
@@ -213,12 +280,13 @@ local function rateOut(levels)
   end
 end
 
--- All or nothing: a refusal changes nothing.
+-- All or nothing: a refusal changes nothing of the admission's own (the riding settlements stand).
 if refusal ~= nil or budgetRefusal > 0 then
   out = {'no', refusal or 'b', retry}
   rateOut(cur)
   for i = 1, nb do table.insert(out, used[i]) end
   table.insert(out, budgetRefusal)
+  if settledHere then touch(res, resx, 2 * ttl + W) end
   return out
 end
 
@@ -243,11 +311,12 @@ for i = 1, nb do
   table.insert(bkeys, key)
   table.insert(out, used[i])
 end
-local tkeys = ARGV[b0 + nb * 5]
 if nb > 0 or tkeys ~= '' then
   redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. table.concat(bkeys, '\\t') .. '\\n' .. tkeys .. '\\n' .. fmt(tokens))
   redis.call('ZADD', resx, now + ttl, rid)
-  touch(res, resx, keep)
+  touch(res, resx, keep) -- keep ≥ 2 × ttl + W: covers the riding settlements too
+elseif settledHere then
+  touch(res, resx, 2 * ttl + W)
 end
 return out
 `;
@@ -261,46 +330,8 @@ export const settleLua = `${common}
 local res, resx = KEYS[1], KEYS[2]
 local now, rid, actual, actualTokens, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 prune(res, resx, now, ttl)
-local rec = redis.call('HGET', res, rid)
-local outcome
-if rec then
-  local r = parse(rec)
-  if r.state == 's' then return 'dup' end
-  -- Every unreserve, then every charge (the order matters when a counter is clamped at zero), only on counters that
-  -- exist; existence asked once, and not at all when there is nothing to write.
-  local back = r.state == 'o' and r.amount ~= '0'
-  if back or actual ~= '0' then
-    local ex = existing(r.bkeys)
-    if back then for _, k in ipairs(r.bkeys) do if ex[k] then decrease(k, r.amount) end end end
-    if actual ~= '0' then chargeExisting(r.bkeys, ex, actual) end
-  end
-  local delta = actualTokens - r.est
-  if delta ~= 0 then
-    for _, k in ipairs(r.tkeys) do
-      -- putLevel writes l, t and n together and nothing else writes a bucket: l is there iff the bucket exists.
-      local v = redis.call('HMGET', k, 'l', 't', 'n')
-      if v[1] then
-        -- A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
-        local at = math.max(now, tonumber(v[2]))
-        local n = tonumber(v[3])
-        local l = drained(v, at, n) + delta * W
-        if l < 0 then l = 0 end
-        putLevel(k, l, at, n)
-      end
-    end
-  end
-  if r.state == 'o' then outcome = 'settled' else outcome = 'late' end
-else
-  if #KEYS <= 2 then return 'none' end
-  if actual ~= '0' then
-    local keys = {unpack(KEYS, 3)}
-    chargeExisting(keys, existing(keys), actual)
-  end
-  outcome = 'late'
-end
-redis.call('HSET', res, rid, 's')
-redis.call('ZADD', resx, now + ttl, rid)
-touch(res, resx, 2 * ttl + W)
+local outcome = settleOne(res, resx, now, rid, actual, actualTokens, ttl, KEYS, 3, #KEYS)
+if outcome == 'settled' or outcome == 'late' then touch(res, resx, 2 * ttl + W) end
 return outcome
 `;
 

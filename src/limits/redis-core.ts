@@ -34,7 +34,29 @@ export interface RedisCoreLimiter extends Limiter {
    * null when the request must wait (then call admit). `failed` hears of an error on the admission sent (Redis, or the
    * ledger seeding a counter); `refused` of Redis refusing it after all (another instance took the room).
    */
-  admitAhead(req: AdmitRequest, failed: (err: unknown) => void, refused: (req: AdmitRequest, result: AdmitResult) => void): AdmitResult | null;
+  admitAhead(
+    req: AdmitRequest,
+    failed: (err: unknown) => void,
+    refused: (req: AdmitRequest, result: AdmitResult) => void,
+    rides?: Rides | null,
+  ): AdmitResult | null;
+  /** admit(), with the tenant's riding settlements (sent inside the same script, before the admission). */
+  admit(req: AdmitRequest, rides?: Rides | null): Promise<AdmitResult>;
+  /**
+   * Takes a settlement to ride inside its tenant's next admission (counted now by the ahead book, as settle() would);
+   * false when it cannot ride, because its own admission still waits to seed counters: settle it on its own.
+   */
+  ride(s: Settlement): boolean;
+}
+
+/**
+ * Settlements of one tenant riding inside an admission's script instead of a script call each (admitLua applies them
+ * first). `done` hears once Redis answered that call (no argument) or that it failed (the error): with a RangeError
+ * nothing was sent; otherwise they may or may not have been applied, and settling again is harmless (idempotent).
+ */
+export interface Rides {
+  settlements: Settlement[];
+  done: (err?: unknown) => void;
 }
 
 type Reply = Array<string | number>;
@@ -128,6 +150,9 @@ function keyCache(prefix: string): (tenantId: string) => TenantKeys {
   return (tenantId) => remembered(tenants, tenantId, 10_000, keysOf);
 }
 
+/** The actual cost a settlement charges, as the scripts take it (a decimal string, never below zero). */
+const settledPico = (s: Settlement): string => (s.actualPico < 0n ? '0' : s.actualPico.toString());
+
 function checkBudget(spec: BudgetSpec): void {
   if (spec.limitPico < 0n || spec.limitPico > MAX_BUDGET_PICO) throw new RangeError(`budget limit out of range: ${spec.limitPico}`);
 }
@@ -147,10 +172,19 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
    */
   const seeding = new Map<string, Promise<unknown>>();
 
-  async function admitChecked(req: AdmitRequest): Promise<AdmitResult> {
+  async function admitChecked(req: AdmitRequest, rides?: Rides | null): Promise<AdmitResult> {
     let mark = book?.sent(req) ?? null;
     const limits = applicableLimits(req);
-    let reply = await admitOnce(req, limits, []);
+    let reply: Reply;
+    if (rides) {
+      try {
+        reply = await admitOnce(req, limits, [], rides.settlements);
+      } catch (err) {
+        rides.done(err);
+        throw err;
+      }
+      rides.done();
+    } else reply = await admitOnce(req, limits, []);
     // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
     if (reply[0] === 'seed') {
       // The counters are gone (a new tenant or period, or flushed, evicted, reset elsewhere): the tenant's readings no
@@ -158,7 +192,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       book?.forget(req.tenantId);
       const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => {
         mark = book?.sent(req) ?? null;
-        return admitOnce(req, limits, seeds);
+        return admitOnce(req, limits, seeds); // the riding settlements went with the first call
       });
       seeding.set(req.requestId, retry);
       try {
@@ -186,12 +220,13 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
     return seeds;
   }
 
-  async function admitOnce(req: AdmitRequest, limits: ApplicableLimit[], seeds: string[]): Promise<Reply> {
+  async function admitOnce(req: AdmitRequest, limits: ApplicableLimit[], seeds: string[], rides: readonly Settlement[] = []): Promise<Reply> {
     const k = keysOf(req.tenantId);
     const reserve = clampReserve(req.reservePico);
     const rateKeys = limits.map((l) => k.rate(l.scope, l.subject, l.kind));
     const budgetKeys = req.budgets.map(k.budget);
     const args: Array<string | number> = [k.res, k.resx, k.bk, ...rateKeys, ...budgetKeys];
+    for (const s of rides) for (const b of s.budgets) args.push(k.budget(b));
     args.unshift(args.length);
     args.push(req.now, req.requestId, clampTokens(req.tokens), ttlMs, limits.length, req.budgets.length);
     for (const l of limits) args.push(l.kind, l.limit);
@@ -199,7 +234,8 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       checkBudget(b);
       args.push(b.mode === 'hard' ? 'h' : 's', counterExpiry(b), seeds[i] ?? '', (b.limitPico - reserve).toString(), reserve.toString());
     });
-    args.push(rateKeys.filter((_, i) => limits[i].kind === 't').join('\t'));
+    args.push(rateKeys.filter((_, i) => limits[i].kind === 't').join('\t'), rides.length);
+    for (const s of rides) args.push(s.now, s.requestId, settledPico(s), clampTokens(s.actualTokens), s.budgets.length);
     return asReply(await scripts.tgLimitAdmit(...args));
   }
 
@@ -240,14 +276,19 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
   return {
     status: 'up',
     admit: admitChecked,
-    admitAhead(req, failed, refused) {
+    admitAhead(req, failed, refused, rides) {
       const result = book?.tryAhead(req) ?? null;
       if (result === null) return null;
       // Sent now (admitOnce writes before its first await): whatever follows on this connection comes after it.
-      admitChecked(req).then((r) => {
+      admitChecked(req, rides).then((r) => {
         if (!r.ok) refused(req, r);
       }, failed);
       return result;
+    },
+    ride(s) {
+      if (seeding.has(s.requestId)) return false;
+      book?.settled(s.tenantId, s.actualPico, s.actualTokens - s.estimatedTokens);
+      return true;
     },
     async settle(s: Settlement) {
       const retry = seeding.get(s.requestId);
@@ -255,8 +296,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       book?.settled(s.tenantId, s.actualPico, s.actualTokens - s.estimatedTokens);
       const k = keysOf(s.tenantId);
       const keys = [k.res, k.resx, ...s.budgets.map(k.budget)];
-      const actual = s.actualPico < 0n ? 0n : s.actualPico;
-      await scripts.tgLimitSettle(keys.length, ...keys, s.now, s.requestId, actual.toString(), clampTokens(s.actualTokens), ttlMs);
+      await scripts.tgLimitSettle(keys.length, ...keys, s.now, s.requestId, settledPico(s), clampTokens(s.actualTokens), ttlMs);
     },
     async budgetState(tenantId, budgets) {
       let reply = await stateOnce(tenantId, budgets, []);

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import { type AdmitRequest, type AdmitResult, type BudgetPeriod, budgetPeriods, type BudgetSpec, type BudgetState, type Limiter, type Settlement, type SpendSeeder } from './interface.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import type { AheadOptions } from './ahead.js';
-import { createRedisCoreLimiter, type RedisCoreLimiter, SeedError } from './redis-core.js';
+import { createRedisCoreLimiter, type RedisCoreLimiter, type Rides, SeedError } from './redis-core.js';
 import { seedUnavailable } from './shared.js';
 
 export type LimiterStatus = 'up' | 'degraded' | 'down';
@@ -141,6 +141,15 @@ const isLocalError = (err: unknown) => err instanceof RangeError || err instance
  */
 const SETTLE_DEFER_MS = 25;
 
+/**
+ * Most deferred settlements of a tenant that ride inside one admission's script (admitLua) instead of a script call
+ * each: a script call costs Redis more than the settlement's own commands (bench/redis-probe.ts), and a settlement
+ * that rides needs no keep-alive of the reservation keys or prune of its own.
+ */
+const MAX_RIDES = 64;
+
+type Deferred = { s: Settlement; done: () => void };
+
 /** Redis first; on an outage the in-process fallback (fail_open) or 503 (fail_closed); settlements replayed on return. */
 class FailoverLimiter implements Limiter {
   private state: LimiterStatus = 'up';
@@ -150,10 +159,14 @@ class FailoverLimiter implements Limiter {
   private readonly admittedBy = new Map<string, Limiter>();
   private readonly pending: Settlement[] = [];
   /** Settlements waiting to go out with the next Redis command (see SETTLE_DEFER_MS). */
-  private deferred: Array<{ s: Settlement; done: () => void }> = [];
+  private deferred: Deferred[] = [];
+  /** The rides taken for the admission being sent (see admit): read by sendAhead without a closure per request. */
+  private riding: Rides | null = null;
   private deferTimer: NodeJS.Timeout | null = null;
   /** The settlements sent by the last flush: Redis answers one connection in order, so awaiting these awaits all. */
   private lastFlush: Promise<unknown> = Promise.resolve();
+  /** The same for the last settlements that rode inside an admission. */
+  private lastRides: Promise<void> = Promise.resolve();
   private dropped = 0;
   private lastAheadWarning = -Infinity;
   private replaying = false;
@@ -178,20 +191,24 @@ class FailoverLimiter implements Limiter {
   }
 
   async admit(req: AdmitRequest): Promise<AdmitResult> {
+    let rides: Rides | null = null;
     if (this.state === 'up') {
+      // The tenant's deferred settlements ride inside its admission; the others' are sent before it.
+      rides = this.riding = this.takeRides(req.tenantId);
       // Lazily: an admission that goes ahead, and the settlements sent before it, may wait LAZY_MS for company; one
       // that waits for its answer sends them all at once (the same socket, in this order).
       const ahead = sendLazily(this.options.redis, this.sendAhead, req);
+      this.riding = null;
       if (ahead) {
         this.remember(req.tenantId, ahead.budgets, req.budgets);
         this.options.onAdmission?.('ahead');
         return ahead;
       }
     } else this.flushSettles();
-    if (!this.usable()) return this.admitDegraded(req);
+    if (!this.usable()) return this.admitDegraded(req); // never with rides: they are only taken while up
     let result: AdmitResult;
     try {
-      result = await this.core.admit(req);
+      result = await this.core.admit(req, rides);
     } catch (err) {
       if (isLocalError(err)) throw err instanceof SeedError ? seedUnavailable(err) : err;
       this.outage(err);
@@ -212,8 +229,40 @@ class FailoverLimiter implements Limiter {
   /** The deferred settlements, then the admission if it may go ahead (null: it must wait for Redis' answer). */
   private readonly sendAhead = (req: AdmitRequest): AdmitResult | null => {
     this.flushSettles();
-    return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead);
+    return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead, this.riding);
   };
+
+  /** The tenant's deferred settlements that can ride inside its admission (see MAX_RIDES), taken out of the queue. */
+  private takeRides(tenantId: string): Rides | null {
+    const deferred = this.deferred;
+    if (deferred.length === 0) return null;
+    let taken: Deferred[] | null = null;
+    let rest: Deferred[] | null = null;
+    for (const d of deferred) {
+      if (d.s.tenantId === tenantId && (taken === null || taken.length < MAX_RIDES) && this.core.ride(d.s)) (taken ??= []).push(d);
+      else (rest ??= []).push(d);
+    }
+    if (taken === null) return null;
+    this.deferred = rest ?? [];
+    const rides = taken;
+    let landed!: () => void;
+    this.lastRides = new Promise<void>((r) => (landed = r));
+    return {
+      settlements: rides.map((d) => d.s),
+      done: (err?: unknown) => {
+        if (err === undefined) for (const d of rides) d.done();
+        else if (err instanceof RangeError) this.sendSettles(rides); // refused before sending: on their own, now
+        else {
+          this.outage(err);
+          for (const d of rides) {
+            this.queue(d.s); // replayed on Redis' return; applied twice is applied once (a settled request's tombstone)
+            d.done();
+          }
+        }
+        landed();
+      },
+    };
+  }
 
   /** The admission of a request that went ahead failed: the request is served; its settlement will follow. */
   private readonly aheadFailed = (err: unknown): void => {
@@ -267,6 +316,11 @@ class FailoverLimiter implements Limiter {
     if (this.deferred.length === 0) return;
     const batch = this.deferred;
     this.deferred = [];
+    this.sendSettles(batch);
+  }
+
+  /** Sends settlements one script call each, in order; on failure they wait for Redis' return (pending). */
+  private sendSettles(batch: Deferred[]): void {
     this.lastFlush = Promise.all(
       batch.map(({ s, done }) => {
         if (!this.usable()) {
@@ -307,7 +361,7 @@ class FailoverLimiter implements Limiter {
 
   async close(): Promise<void> {
     this.flushSettles();
-    await this.lastFlush;
+    await Promise.all([this.lastFlush, this.lastRides]);
     this.options.redis.off('error', this.onError);
     this.options.redis.off('ready', this.onReady);
     this.admittedBy.clear();

@@ -115,6 +115,32 @@ describe('Redis lost at run time', () => {
     expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(270n);
   });
 
+  it('fail_open: a settlement riding on an admission that times out is kept for the replay and applied exactly once', async () => {
+    server = await startRedisServer(port);
+    const redis = await connect();
+    const { limiter } = make(redis, 'fail_open');
+    const tenantId = uniqueId('lr');
+    const [r1, r2, r3, r4] = Array.from({ length: 4 }, () => request({ tenantId, budgets, reservePico: 100n }));
+    expect((await limiter.admit(r1)).ok).toBe(true);
+    expect((await limiter.admit(r2)).ok).toBe(true);
+    const other = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 60_000 });
+    clients.push(other);
+    await new Promise((resolve) => other.once('ready', resolve));
+    const s1 = limiter.settle(settlement(r1, 40n)); // deferred: rides inside r3's admission
+    await other.client('PAUSE', 1500, 'ALL');
+    const during = await limiter.admit(r3); // times out (300 ms): served in-process
+    expect(during.ok && during.degraded).toBe(true);
+    await s1; // given up on Redis for now: queued for the replay
+    await other.ping(); // the pause is over; the held script (r3 with r1's settlement) has run after all
+    const back = await limiter.admit(r4);
+    expect(back.ok && !back.degraded && limiter.status).toBe('up');
+    await limiter.settle(settlement(r3, 30n));
+    // r1 at 40 (by the held script, then replayed: a settled request's tombstone makes the second a no-op), r2 and r4
+    // reserved 100 each, r3 at 30.
+    await until(async () => (await limiter.budgetState(tenantId, budgets))[0].spentPico === 270n);
+    expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(270n);
+  });
+
   it('while Redis is stalled, only a probe now and then waits for it; the other requests go straight to the fallback', async () => {
     server = await startRedisServer(port);
     const redis = await connect();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Limiter } from '../../src/limits/interface.js';
 import { createLimiterRedis, createRedisLimiter, sendLazily } from '../../src/limits/redis-limiter.js';
 import { uniqueId } from '../support/services.js';
-import { freePort, startRedisServer, stopRedisServer } from './support/redis.js';
+import { commandCalls, freePort, startRedisServer, stopRedisServer } from './support/redis.js';
 import { daySpec, request, settlement, T0 } from './support/requests.js';
 
 let server: ChildProcess | null = null;
@@ -64,6 +64,58 @@ describe('Redis round trips per request', () => {
     // Nothing lost or reordered: every reservation turned into its actual cost.
     const [state] = await limiter.budgetState(tenantId, budgets);
     expect(state.spentPico).toBe(5n + 700n * BigInt(n));
+  });
+
+  it("a tenant's settlements ride inside its next admission's script: one script call per request, each applied once", async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const tpm = { tpm: 10_000_000 };
+    const warm = request({ tenantId, budgets, reservePico: 10n, tenant: tpm });
+    await limiter.admit(warm);
+    await limiter.settle(settlement(warm, 5n));
+    const scripts = async () => {
+      const c = await commandCalls(probe);
+      return { scripts: (c.get('evalsha') ?? 0) + (c.get('eval') ?? 0), settles: c.get('decrby') ?? 0 };
+    };
+    const before = await scripts();
+    const n = 60;
+    const settled: Array<Promise<void>> = [];
+    for (let i = 0; i < n; i++) {
+      const req = request({ tenantId, budgets, reservePico: 1_000n, tokens: 50, now: T0 + i, tenant: tpm });
+      expect((await limiter.admit(req)).ok).toBe(true);
+      settled.push(limiter.settle(settlement(req, 700n, 20, T0 + i)));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(settled); // the last one has no admission after it: it leaves on its own (the timer)
+    const after = await scripts();
+    expect(after.scripts - before.scripts).toBeLessThanOrEqual(n + 1); // two calls per request would be 2n
+    expect(after.settles - before.settles).toBe(n); // each reservation given back exactly once (DECRBY in the scripts)
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(5n + 700n * BigInt(n));
+  });
+
+  it('a riding settlement is applied before the admission is judged, and stands when the admission is refused', async () => {
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, 1_000n)];
+    const r1 = request({ tenantId, budgets, reservePico: 900n });
+    expect((await limiter.admit(r1)).ok).toBe(true);
+    const before = await commandCalls(probe);
+    const s1 = limiter.settle(settlement(r1, 100n)); // deferred: rides inside r2's admission
+    // 100 spent + 800 fits in 1 000 only once r1's 900 reservation has turned into its 100.
+    const r2 = request({ tenantId, budgets, reservePico: 800n });
+    const a2 = await limiter.admit(r2);
+    expect(a2.ok).toBe(true);
+    expect(a2.budgets[0].spentPico).toBe(900n);
+    await s1;
+    const s2 = limiter.settle(settlement(r2, 850n));
+    const a3 = await limiter.admit(request({ tenantId, budgets, reservePico: 200n })); // 950 + 200 > 1 000
+    expect(a3.ok).toBe(false);
+    await s2;
+    const [state] = await limiter.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(950n); // both settlements applied, nothing of the refused admission
+    const after = await commandCalls(probe);
+    const calls = (m: Map<string, number>) => (m.get('evalsha') ?? 0) + (m.get('eval') ?? 0);
+    expect(calls(after) - calls(before)).toBe(3); // r2, r3 and the state read: no script call of their own for s1, s2
   });
 
   it('a settlement with no admission after it still goes out on its own (the timer), and a state read sees it', async () => {
