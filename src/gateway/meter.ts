@@ -1,5 +1,5 @@
-// Meters one finished request: exact cost, savings, ledger event, metrics, budget settlement, one log line. Off the
-// response path: called after the response (or the stream) has been handed to the client.
+// Meters one finished request: exact cost, savings, ledger event, metrics, budget settlement, one log line. The cost is
+// computed at once (the answer's x-tollgate-cost-usd header needs it); the rest waits until the answer is written.
 import type { CatalogModel } from '../config/catalog.js';
 import { GatewayError } from '../errors.js';
 import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../metering/ledger-event.js';
@@ -36,11 +36,12 @@ export interface MeterInput {
   hitTokens?: TokenCounts;
 }
 
+/**
+ * Prices a finished request and returns its ledger event; the event is recorded (ledger, metrics, settlement, access
+ * log) by `record` at the end of this turn of the event loop, after the answer built with the cost has been written
+ * to the client's socket: none of it delays the answer, and the latency recorded runs to the answer's last write.
+ */
 export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
-  const now = performance.now();
-  // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
-  const latencyMs = now - m.t0;
-  const ttftMs = m.firstByteAt === null ? null : m.firstByteAt - m.t0;
   const tokens = m.tokens ?? zeroTokens;
   let costPico = 0n;
   let baselineCostPico = 0n;
@@ -92,10 +93,21 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     errorCode: m.errorCode,
     cacheHit: m.cacheHit ?? false,
     attempts: m.attempts,
-    latencyMs: Math.round(latencyMs),
-    ttftMs: ttftMs === null ? null : Math.round(ttftMs),
+    latencyMs: 0, // set by record()
+    ttftMs: m.firstByteAt === null ? null : Math.round(m.firstByteAt - m.t0),
     startedAt: m.startedAt,
   };
+  deps.metrics.requestMetered(ev.requestId); // before the answer: an error answered now is metered, not refused
+  setImmediate(record, deps, m, ev, tokens);
+  return ev;
+}
+
+/** The side effects of meter(), in their order: one per request, at the end of the turn that wrote the answer. */
+function record(deps: GatewayDeps, m: MeterInput, ev: LedgerEvent, tokens: TokenCounts): void {
+  // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
+  const latencyMs = performance.now() - m.t0;
+  const ttftMs = m.firstByteAt === null ? null : m.firstByteAt - m.t0;
+  ev.latencyMs = Math.round(latencyMs);
   deps.ledger.enqueue(ev);
   deps.metrics.recordRequest(ev, m.auth.tenant.name, latencyMs, ttftMs);
   if (m.tokens && m.outcome === 'ok') deps.tenantState.observeOutput(ev.tenantId, tokens.output);
@@ -107,7 +119,7 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
         keyId: ev.keyId,
         model: ev.model,
         now: deps.clock().getTime(), // settlement time: token buckets refill up to now, not to the start
-        actualPico: costPico,
+        actualPico: ev.costPico,
         actualTokens: tokens.input + tokens.output,
         estimatedTokens: m.admission.estimatedTokens,
         budgets: m.admission.budgets,
@@ -135,7 +147,6 @@ export function meter(deps: GatewayDeps, m: MeterInput): LedgerEvent {
     },
     'request',
   );
-  return ev;
 }
 
 /** What a request's ledger row knows before the answer: everything but the outcome. */

@@ -126,10 +126,12 @@ export interface Metrics {
   setCircuit(provider: string, model: string, open: boolean): void;
   cacheRequest(tenant: string | null, result: CacheResult): void;
   /**
-   * A /v1 request arrived. Until requestAnswered() for the same id, a recordRequest() of an event with this request
-   * id marks the request as metered (it has a ledger row and is in tollgate_requests_total).
+   * A /v1 request arrived. Until requestAnswered() for the same id, a requestMetered() or recordRequest() of an event
+   * with this request id marks the request as metered (it has a ledger row and is in tollgate_requests_total).
    */
   requestStarted(requestId: string): void;
+  /** meter() priced this request: its event is recorded later in the turn, its answer is not a refusal. */
+  requestMetered(requestId: string): void;
   /**
    * The answer of a request passed to requestStarted(). An error answer (status >= 400) of a request that was not
    * metered counts once in tollgate_refused_requests_total; returns whether it did. So every /v1 request answered
@@ -412,6 +414,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     requestStarted(requestId) {
       ctx.inFlight.set(requestId, false);
+    },
+    requestMetered(requestId) {
+      if (ctx.inFlight.has(requestId)) ctx.inFlight.set(requestId, true);
     },
     requestAnswered(requestId, a) {
       const metered = ctx.inFlight.get(requestId) === true;
