@@ -70,6 +70,8 @@ export interface TollgateOptions {
   extraEnv?: Record<string, string>;
   /** Node command-line options for ablation runs, for V8 flags NODE_OPTIONS refuses (e.g. --min-semi-space-size=16). */
   nodeArgs?: string[];
+  /** The build to run (default build/main.js of this checkout; bench/ab-probe.ts runs another commit's beside it). */
+  entry?: string;
 }
 
 export async function startTollgate(ctx: StartContext, o: TollgateOptions): Promise<Running> {
@@ -96,7 +98,7 @@ export async function startTollgate(ctx: StartContext, o: TollgateOptions): Prom
   const proc = await spawnServer({
     name: 'tollgate',
     cmd: process.execPath,
-    args: [...prof, ...(o.nodeArgs ?? []), 'build/main.js'], // as `npm start` runs it (run.ts builds first)
+    args: [...prof, ...(o.nodeArgs ?? []), o.entry ?? 'build/main.js'], // as `npm start` runs it (run.ts builds first)
     env,
     cpus: ctx.cpus,
     logDir: ctx.logDir,
