@@ -251,7 +251,9 @@ class FailoverLimiter implements Limiter {
       settlements: rides.map((d) => d.s),
       done: (err?: unknown) => {
         if (err === undefined) for (const d of rides) d.done();
-        else if (err instanceof RangeError) this.sendSettles(rides); // refused before sending: on their own, now
+        // Refused before sending (a budget out of range): on their own, now. The ahead book counts them a second time,
+        // which only errs on the safe side (fewer admissions go ahead) and needs a misconfigured budget.
+        else if (err instanceof RangeError) this.sendSettles(rides);
         else {
           this.outage(err);
           for (const d of rides) {
