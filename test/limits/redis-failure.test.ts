@@ -90,55 +90,62 @@ describe('Redis lost at run time', () => {
     expect(after.ok && after.degraded).toBe(false);
   });
 
-  it('fail_open on a stalled Redis (timeouts): settlements made meanwhile are replayed on Redis when it answers again', async () => {
+  /**
+   * fail_open on a Redis that is about to stall: two requests of a fresh tenant admitted (200 reserved), and a second
+   * client to pause Redis with (every command held for 1.5 s: the limiter's, at 300 ms, time out) and to wait with.
+   */
+  async function stallable() {
     server = await startRedisServer(port);
-    const redis = await connect();
-    const { limiter } = make(redis, 'fail_open');
+    const { limiter } = make(await connect(), 'fail_open');
     const tenantId = uniqueId('lf');
-    const [r1, r2, r3, r4] = Array.from({ length: 4 }, () => request({ tenantId, budgets, reservePico: 100n }));
-    expect((await limiter.admit(r1)).ok).toBe(true);
-    expect((await limiter.admit(r2)).ok).toBe(true);
+    const r = Array.from({ length: 4 }, () => request({ tenantId, budgets, reservePico: 100n }));
+    expect((await limiter.admit(r[0])).ok).toBe(true);
+    expect((await limiter.admit(r[1])).ok).toBe(true);
     const other = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 60_000 });
     clients.push(other);
     await new Promise((resolve) => other.once('ready', resolve));
-    await other.client('PAUSE', 1500, 'ALL'); // Redis holds every command for 1.5 s: the limiter's (300 ms) time out
-    const during = await limiter.admit(r3);
+    return {
+      limiter,
+      r,
+      pause: () => other.client('PAUSE', 1500, 'ALL'),
+      pauseOver: () => other.ping(), // answered once the pause is over
+      /** Waits until Redis holds `pico` spent for the tenant (the replay runs in the background). */
+      spentReaches: async (pico: bigint) => {
+        await until(async () => (await limiter.budgetState(tenantId, budgets))[0].spentPico === pico);
+        expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(pico);
+      },
+    };
+  }
+
+  it('fail_open on a stalled Redis (timeouts): settlements made meanwhile are replayed on Redis when it answers again', async () => {
+    const { limiter, r, pause, pauseOver, spentReaches } = await stallable();
+    await pause();
+    const during = await limiter.admit(r[2]);
     expect(during.ok && during.degraded).toBe(true);
     expect(during.ok && during.budgets[0].spentPico).toBe(300n); // from the last spend Redis reported (200)
-    await limiter.settle(settlement(r1, 40n)); // times out: queued
-    await other.ping(); // answered once the pause is over
-    const back = await limiter.admit(r4);
+    await limiter.settle(settlement(r[0], 40n)); // times out: queued
+    await pauseOver();
+    const back = await limiter.admit(r[3]);
     expect(back.ok && !back.degraded && limiter.status).toBe('up');
-    await limiter.settle(settlement(r3, 30n)); // admitted in-process: its actual cost is charged on Redis
+    await limiter.settle(settlement(r[2], 30n)); // admitted in-process: its actual cost is charged on Redis
     // r1 settled at 40 (replayed), r2 and r4 reserved 100 each, r3 charged 30.
-    await until(async () => (await limiter.budgetState(tenantId, budgets))[0].spentPico === 270n);
-    expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(270n);
+    await spentReaches(270n);
   });
 
   it('fail_open: a settlement riding on an admission that times out is kept for the replay and applied exactly once', async () => {
-    server = await startRedisServer(port);
-    const redis = await connect();
-    const { limiter } = make(redis, 'fail_open');
-    const tenantId = uniqueId('lr');
-    const [r1, r2, r3, r4] = Array.from({ length: 4 }, () => request({ tenantId, budgets, reservePico: 100n }));
-    expect((await limiter.admit(r1)).ok).toBe(true);
-    expect((await limiter.admit(r2)).ok).toBe(true);
-    const other = createLimiterRedis(`redis://127.0.0.1:${port}`, { commandTimeout: 60_000 });
-    clients.push(other);
-    await new Promise((resolve) => other.once('ready', resolve));
-    const s1 = limiter.settle(settlement(r1, 40n)); // deferred: rides inside r3's admission
-    await other.client('PAUSE', 1500, 'ALL');
-    const during = await limiter.admit(r3); // times out (300 ms): served in-process
+    const { limiter, r, pause, pauseOver, spentReaches } = await stallable();
+    const s1 = limiter.settle(settlement(r[0], 40n)); // deferred: rides inside r3's admission
+    await pause();
+    const during = await limiter.admit(r[2]); // times out (300 ms): served in-process
     expect(during.ok && during.degraded).toBe(true);
     await s1; // given up on Redis for now: queued for the replay
-    await other.ping(); // the pause is over; the held script (r3 with r1's settlement) has run after all
-    const back = await limiter.admit(r4);
+    await pauseOver(); // the held script (r3 with r1's settlement) has run after all
+    const back = await limiter.admit(r[3]);
     expect(back.ok && !back.degraded && limiter.status).toBe('up');
-    await limiter.settle(settlement(r3, 30n));
+    await limiter.settle(settlement(r[2], 30n));
     // r1 at 40 (by the held script, then replayed: a settled request's tombstone makes the second a no-op), r2 and r4
     // reserved 100 each, r3 at 30.
-    await until(async () => (await limiter.budgetState(tenantId, budgets))[0].spentPico === 270n);
-    expect((await limiter.budgetState(tenantId, budgets))[0].spentPico).toBe(270n);
+    await spentReaches(270n);
   });
 
   it('while Redis is stalled, only a probe now and then waits for it; the other requests go straight to the fallback', async () => {
