@@ -105,14 +105,15 @@ class BatchingRedis extends Redis {
 export const LAZY_MS = 5;
 
 /**
- * Runs `send(arg)`; the commands it issues on a limiter client may wait up to LAZY_MS for company (see BatchingRedis).
- * The argument is passed through so that a caller on the request path need not build a closure per call.
+ * Runs `send(a, b)`; the commands it issues on a limiter client may wait up to LAZY_MS for company (see
+ * BatchingRedis). The arguments are passed through so that a caller on the request path need not build a closure per
+ * call.
  */
-export function sendLazily<A, T>(redis: Redis, send: (arg: A) => T, arg: A): T {
-  if (!(redis instanceof BatchingRedis)) return send(arg);
+export function sendLazily<A, B, T>(redis: Redis, send: (a: A, b: B) => T, a: A, b: B): T {
+  if (!(redis instanceof BatchingRedis)) return send(a, b);
   redis.lazy = true;
   try {
-    return send(arg);
+    return send(a, b);
   } finally {
     redis.lazy = false;
   }
@@ -160,13 +161,12 @@ class FailoverLimiter implements Limiter {
   private readonly pending: Settlement[] = [];
   /** Settlements waiting to go out with the next Redis command (see SETTLE_DEFER_MS). */
   private deferred: Deferred[] = [];
-  /** The rides taken for the admission being sent (see admit): read by sendAhead without a closure per request. */
-  private riding: Rides | null = null;
   private deferTimer: NodeJS.Timeout | null = null;
   /** The settlements sent by the last flush: Redis answers one connection in order, so awaiting these awaits all. */
   private lastFlush: Promise<unknown> = Promise.resolve();
-  /** The same for the last settlements that rode inside an admission. */
-  private lastRides: Promise<void> = Promise.resolve();
+  /** Admissions carrying settlements whose answer has not come yet, and close() waiting for them to reach 0. */
+  private ridesOut = 0;
+  private ridesLanded: (() => void) | null = null;
   private dropped = 0;
   private lastAheadWarning = -Infinity;
   private replaying = false;
@@ -194,11 +194,10 @@ class FailoverLimiter implements Limiter {
     let rides: Rides | null = null;
     if (this.state === 'up') {
       // The tenant's deferred settlements ride inside its admission; the others' are sent before it.
-      rides = this.riding = this.takeRides(req.tenantId);
+      rides = this.takeRides(req.tenantId);
       // Lazily: an admission that goes ahead, and the settlements sent before it, may wait LAZY_MS for company; one
       // that waits for its answer sends them all at once (the same socket, in this order).
-      const ahead = sendLazily(this.options.redis, this.sendAhead, req);
-      this.riding = null;
+      const ahead = sendLazily(this.options.redis, this.sendAhead, req, rides);
       if (ahead) {
         this.remember(req.tenantId, ahead.budgets, req.budgets);
         this.options.onAdmission?.('ahead');
@@ -227,9 +226,9 @@ class FailoverLimiter implements Limiter {
   }
 
   /** The deferred settlements, then the admission if it may go ahead (null: it must wait for Redis' answer). */
-  private readonly sendAhead = (req: AdmitRequest): AdmitResult | null => {
+  private readonly sendAhead = (req: AdmitRequest, rides: Rides | null): AdmitResult | null => {
     this.flushSettles();
-    return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead, this.riding);
+    return this.core.admitAhead(req, this.aheadFailed, this.refusedAhead, rides);
   };
 
   /** The tenant's deferred settlements that can ride inside its admission (see MAX_RIDES), taken out of the queue. */
@@ -243,10 +242,10 @@ class FailoverLimiter implements Limiter {
       else (rest ??= []).push(d);
     }
     if (taken === null) return null;
-    this.deferred = rest ?? [];
+    if (rest === null) deferred.length = 0; // all of them ride (one tenant): no new array
+    else this.deferred = rest;
     const rides = taken;
-    let landed!: () => void;
-    this.lastRides = new Promise<void>((r) => (landed = r));
+    this.ridesOut++;
     return {
       settlements: rides.map((d) => d.s),
       done: (err?: unknown) => {
@@ -261,7 +260,10 @@ class FailoverLimiter implements Limiter {
             d.done();
           }
         }
-        landed();
+        if (--this.ridesOut === 0 && this.ridesLanded) {
+          this.ridesLanded();
+          this.ridesLanded = null;
+        }
       },
     };
   }
@@ -363,7 +365,8 @@ class FailoverLimiter implements Limiter {
 
   async close(): Promise<void> {
     this.flushSettles();
-    await Promise.all([this.lastFlush, this.lastRides]);
+    if (this.ridesOut > 0) await new Promise<void>((r) => (this.ridesLanded = r));
+    await this.lastFlush;
     this.options.redis.off('error', this.onError);
     this.options.redis.off('ready', this.onReady);
     this.admittedBy.clear();

@@ -118,6 +118,22 @@ describe('Redis round trips per request', () => {
     expect(calls(after) - calls(before)).toBe(3); // r2, r3 and the state read: no script call of their own for s1, s2
   });
 
+  it('close() waits for the settlements riding in an admission Redis has not answered yet', async () => {
+    const own = createRedisLimiter({ redis, keyPrefix: uniqueId('tgclose'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const r1 = request({ tenantId, budgets, reservePico: 1_000n });
+    await own.admit(r1);
+    let landed = false;
+    void own.settle(settlement(r1, 7n)).then(() => (landed = true)); // deferred: rides inside r2's admission
+    const r2 = own.admit(request({ tenantId, budgets, reservePico: 1_000n }));
+    await own.close();
+    expect(landed).toBe(true);
+    expect((await r2).ok).toBe(true);
+    const [state] = await own.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(7n + 1_000n);
+  });
+
   it('a settlement with no admission after it still goes out on its own (the timer), and a state read sees it', async () => {
     const tenantId = uniqueId('t');
     const budgets = [daySpec(T0, BUDGET)];
@@ -178,7 +194,7 @@ describe('Redis round trips per request', () => {
     const key = uniqueId('lazy');
     const socket = redis.stream as unknown as { writableCorked: number };
     const turn = () => new Promise((r) => setImmediate(r));
-    const first = sendLazily(redis, (k) => redis.set(k, '1'), key);
+    const first = sendLazily(redis, (k) => redis.set(k, '1'), key, null);
     await turn();
     expect(socket.writableCorked).toBe(1); // held past the end of the turn (an admission that went ahead)
     const second = redis.incr(key); // sent as usual: at the end of this turn, with the held one ahead of it
@@ -187,7 +203,7 @@ describe('Redis round trips per request', () => {
     expect(await first).toBe('OK');
     expect(await second).toBe(2); // the SET went first
     // Alone, a lazy command still leaves (its timer), and the client batches as before afterwards.
-    expect(await sendLazily(redis, (k) => redis.incr(k), key)).toBe(3);
+    expect(await sendLazily(redis, (k) => redis.incr(k), key, null)).toBe(3);
     expect(socket.writableCorked).toBe(0);
     expect(await redis.incr(key)).toBe(4);
   });
