@@ -1,9 +1,10 @@
 // The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
 import type { Store } from '../store/interface.js';
+import { prepareLedgerRow } from '../store/queries.js';
 import type { LedgerSink } from './ledger-writer.js';
 
 export function createStoreLedgerSink(store: Pick<Store, 'insertLedger'>): LedgerSink {
-  return { write: (events) => store.insertLedger(events) };
+  return { write: (events) => store.insertLedger(events), prepare: prepareLedgerRow };
 }
 
 /**

@@ -14,6 +14,12 @@ import { createSpoolFiles, encodeLedgerEvent } from './ledger-spool.js';
 export interface LedgerSink {
   /** Writes a batch in one statement; must be idempotent on requestId (a replayed event is ignored). */
   write(events: readonly LedgerEvent[]): Promise<void>;
+  /**
+   * Optional: the per-event part of a later write (serialising its row), done when the event is enqueued, on the
+   * request's own turn, so that no write holds the event loop for a whole batch. Its errors are ignored: the write
+   * does the same work again and reports them.
+   */
+  prepare?(ev: LedgerEvent): unknown;
 }
 
 export interface LedgerLogger {
@@ -125,6 +131,14 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   const scanned = fileLane.run(async () => {
     spooled += await spool.countAll();
   });
+
+  const prepare = (ev: LedgerEvent) => {
+    try {
+      sink.prepare?.(ev);
+    } catch {
+      // the write serialises the event again and reports what fails there
+    }
+  };
 
   const report = () => options.onStats?.({ queued: queue.length, spooled });
 
@@ -272,6 +286,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
           return;
         }
         queue.push(ev);
+        prepare(ev);
         if (queue.length >= maxQueue) void toSpool(queue.splice(0));
         else if (queue.length >= batchSize) kick('size');
       } catch (e) {

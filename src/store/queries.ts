@@ -84,18 +84,35 @@ const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
  * travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
  */
 function ledgerInsertSql(events: readonly LedgerEvent[]) {
-  const records = events.map((ev) => {
+  let json = '[';
+  for (let i = 0; i < events.length; i++) json += (i === 0 ? '' : ',') + prepareLedgerRow(events[i]);
+  json += ']';
+  return sql`INSERT INTO usage_ledger (${ledgerColumnList})
+    SELECT ${ledgerColumnList} FROM jsonb_to_recordset(${json}::jsonb) AS x(${ledgerRecordType})
+    ON CONFLICT (request_id) DO NOTHING`;
+}
+
+const preparedRows = new WeakMap<LedgerEvent, string>();
+
+/**
+ * One event's record in that JSON array, made once and kept with the event. The ledger writer asks for it when a
+ * request enqueues its event (LedgerSink.prepare), so a batch's statement only joins strings: serialising a whole
+ * batch at flush time held the event loop for ~2 ms per 250 events (up to ~10 ms), four times a second, and the
+ * requests in flight waited behind it (the one-connection p99, docs/performance.md). An event is not changed after
+ * it is enqueued (meter.ts).
+ */
+export function prepareLedgerRow(ev: LedgerEvent): string {
+  let json = preparedRows.get(ev);
+  if (json === undefined) {
     const r: Record<string, unknown> = {};
     for (const [field, column] of ledgerColumns) {
       const v = ev[field];
       r[column] = typeof v === 'bigint' ? v.toString() : v;
     }
-    return r;
-  });
-  const json = JSON.stringify(records).replace(NUL_ESCAPE, '$1');
-  return sql`INSERT INTO usage_ledger (${ledgerColumnList})
-    SELECT ${ledgerColumnList} FROM jsonb_to_recordset(${json}::jsonb) AS x(${ledgerRecordType})
-    ON CONFLICT (request_id) DO NOTHING`;
+    json = JSON.stringify(r).replace(NUL_ESCAPE, '$1');
+    preparedRows.set(ev, json);
+  }
+  return json;
 }
 
 /** Bound of one batched key lookup (bind parameters stay far below Postgres' 65 535). */

@@ -202,6 +202,32 @@ describe('ledger writer', () => {
     expect(sink.rows.size).toBe(15);
   });
 
+  it("does the sink's per-event work (prepare) at enqueue, not at write, and a prepare that throws loses nothing", async () => {
+    const sink = createMemorySink();
+    const prepared: string[] = [];
+    let fail = false;
+    const preparing = {
+      ...sink,
+      write: (evs: readonly LedgerEvent[]) => sink.write(evs),
+      prepare: (ev: LedgerEvent) => {
+        if (fail) throw new Error('cannot serialise');
+        prepared.push(ev.requestId);
+      },
+    };
+    const { w } = setup({ sink: preparing as MemorySink });
+    const evs = events(3);
+    for (const e of evs) w.enqueue(e);
+    // Below the batch size: nothing written yet, every event already prepared, in order.
+    expect(sink.batches).toEqual([]);
+    expect(prepared).toEqual(evs.map((e) => e.requestId));
+    fail = true;
+    const more = events(2);
+    for (const e of more) w.enqueue(e);
+    await w.flush();
+    expect(sink.batches).toEqual([5]);
+    for (const e of [...evs, ...more]) expect(sink.rows.get(e.requestId)).toEqual(e);
+  });
+
   it('treats a write that hangs as failed after the timeout', async () => {
     const sink = createMemorySink();
     let hang = true;
