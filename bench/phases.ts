@@ -28,6 +28,8 @@ export interface Plan {
   rateLeadMs: number;
   rateWindowMs: number;
   afterMs: number;
+  /** How long to keep reading RSS after the load for its lowest value: V8 gives its young generation back after ~40 s idle. */
+  settleMs: number;
 }
 
 type Log = (s: string) => void;
