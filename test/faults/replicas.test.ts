@@ -104,6 +104,7 @@ describe('two gateway processes, one Redis, one Postgres', () => {
     const admissions = async (gw: GatewayProcess, path: string) => (await metricValue(gw, `tollgate_limiter_admissions_total\\{path="${path}"\\}`)) ?? 0;
     const refusedAhead = async (gw: GatewayProcess) => (await metricValue(gw, `tollgate_limiter_refused_ahead_total\\{limit="requests"\\}`)) ?? 0;
     const before = { a: await admissions(a, 'ahead'), b: await admissions(b, 'ahead') };
+    const localBefore = (await admissions(a, 'in_process')) + (await admissions(b, 'in_process'));
     const started = Date.now();
     // Two waves: the second finds fresh readings on both instances (the first wave's answers).
     const answers = [...(await storm(t.key, 40, (i) => ask(`ahead ${i}`))), ...(await storm(t.key, 160, (i) => ask(`ahead b ${i}`)))];
@@ -114,13 +115,28 @@ describe('two gateway processes, one Redis, one Postgres', () => {
     // Both instances admitted some requests without waiting for Redis.
     expect((await admissions(a, 'ahead')) - before.a).toBeGreaterThan(0);
     expect((await admissions(b, 'ahead')) - before.b).toBeGreaterThan(0);
-    // Served = accepted by Redis (at most the limit, plus what drained meanwhile) + refused by Redis after going ahead.
-    const over = (await refusedAhead(a)) + (await refusedAhead(b));
-    expect(served.length - over).toBeLessThanOrEqual(rpm + drained);
+    // Served = accepted by Redis (at most the limit, plus what drained meanwhile) + refused by Redis after going ahead
+    // + admitted in-process while an instance counted Redis as away (a command timing out on a loaded machine: by
+    // design outside Redis' count, docs/reliability.md). Redis' answer to an admission that went ahead can arrive after
+    // its request was served, and only then is a refusal counted: read the counters until they add up. Had Redis
+    // accepted over the limit they never would, and the wait gives up.
+    let over = 0;
+    let local = 0;
+    await until(
+      async () => {
+        over = (await refusedAhead(a)) + (await refusedAhead(b));
+        local = (await admissions(a, 'in_process')) + (await admissions(b, 'in_process')) - localBefore;
+        return served.length - over - local <= rpm + drained;
+      },
+      100,
+      () => `${served.length} served − ${over} refused ahead − ${local} in-process ≤ ${rpm} + ${drained} drained`,
+      10_000,
+    );
+    expect(served.length - over - local).toBeLessThanOrEqual(rpm + drained);
     expect(served.length).toBeGreaterThanOrEqual(rpm);
     await until(async () => (await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200).length >= served.length);
     expect((await ledgerRows(stack.sql, t.tenantId)).filter((r) => r.status === 200)).toHaveLength(served.length);
-    console.info(`ahead across two processes: ${served.length} served of ${answers.length}, limit ${rpm} (+${drained} drained), ${over} served over it after going ahead`);
+    console.info(`ahead across two processes: ${served.length} served of ${answers.length}, limit ${rpm} (+${drained} drained), ${over} served over it after going ahead, ${local} admitted in-process`);
   });
 
   it('a key revoked through instance A stops working on instance B within seconds', { timeout: 30_000 }, async () => {
