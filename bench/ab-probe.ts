@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { latency1 } from './load.js';
+import { median } from './report.js';
 import { pinSelf, cpuSeconds } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { simSettings, startSimulator, startTollgate } from './targets.js';
@@ -24,7 +25,6 @@ const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.c
 const [d1, d2] = [await createBenchDatabase(), await createBenchDatabase()];
 const oldTg = await startTollgate({ ...ctx, logDir: oDir }, { simOrigin: sim.base, databaseUrl: d1.url, redisUrl: r1.url, dataDir: join(logDir, 'd1'), entry: join(oldDir, 'build/main.js') });
 const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2') });
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 try {
   await simSettings(sim.base, { latencyMs: 0 });
   for (const t of [oldTg, newTg]) await latency1(t.target, { durationMs: 100, maxTokens: 32, warmup: 5000 });
@@ -42,8 +42,8 @@ try {
     process.stdout.write(`slice ${i}: old p50 ${res.old.p50.at(-1)!.toFixed(0)} us, new p50 ${res.new.p50.at(-1)!.toFixed(0)} us; p99 ${res.old.p99.at(-1)!.toFixed(0)} / ${res.new.p99.at(-1)!.toFixed(0)}\n`);
   }
   const diffs = res.old.p50.map((o, i) => o - res.new.p50[i]);
-  console.log(`median p50 old ${med(res.old.p50).toFixed(0)} us, new ${med(res.new.p50).toFixed(0)} us; median per-slice difference old-new ${med(diffs).toFixed(0)} us; new faster in ${diffs.filter((d) => d > 0).length}/${diffs.length} slices`);
-  console.log(`median p99 old ${med(res.old.p99).toFixed(0)} us, new ${med(res.new.p99).toFixed(0)} us; Tollgate CPU per request old ${med(res.old.cpu).toFixed(0)} us, new ${med(res.new.cpu).toFixed(0)} us`);
+  console.log(`median p50 old ${median(res.old.p50).toFixed(0)} us, new ${median(res.new.p50).toFixed(0)} us; median per-slice difference old-new ${median(diffs).toFixed(0)} us; new faster in ${diffs.filter((d) => d > 0).length}/${diffs.length} slices`);
+  console.log(`median p99 old ${median(res.old.p99).toFixed(0)} us, new ${median(res.new.p99).toFixed(0)} us; Tollgate CPU per request old ${median(res.old.cpu).toFixed(0)} us, new ${median(res.new.cpu).toFixed(0)} us`);
 } finally {
   await Promise.allSettled([oldTg.proc.stop(), newTg.proc.stop(), sim.proc.stop(), r1.server.stop(), r2.server.stop(), d1.drop(), d2.drop()]);
   rmSync(logDir, { recursive: true, force: true });

@@ -127,18 +127,18 @@ async function main(): Promise<void> {
       notes.push(...rate.notes);
     }
     await new Promise((r) => setTimeout(r, plan.afterMs));
+    const lowest = new Map(running.map((r) => [r.target.name, rssMb(r.proc.serverPid)]));
     rows.push({
       label: 'RSS after load (idle again)',
       unit: 'MB',
-      values: Object.fromEntries(running.map((r) => [r.target.name, rssMb(r.proc.serverPid)])),
+      values: Object.fromEntries(lowest),
       applies: [...ran],
       ratios: true,
       decimals: 0,
     });
     // "Back near idle afterwards" (issue 8): V8 keeps the young generation it grew under load until its memory reducer
     // runs (~40 s of quiet), so the figure 5 s after says little. The lowest reading over the settle window, each
-    // server's own, and the goal: within 25% of its idle RSS.
-    const lowest = new Map(running.map((r) => [r.target.name, rssMb(r.proc.serverPid)]));
+    // server's own (from the reading above on), and the goal: within 25% of its idle RSS.
     const settleStart = Date.now();
     while (Date.now() - settleStart < plan.settleMs) {
       await new Promise((r) => setTimeout(r, Math.min(1000, plan.settleMs)));
