@@ -1,4 +1,5 @@
 // Serves one chat completion: route, response cache, admit, call upstream with fallback before the first byte, respond, meter.
+import type { ServerResponse } from 'node:http';
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../api/openai.js';
 import { withFallback } from './fallback.js';
 import { GatewayError } from '../errors.js';
@@ -17,7 +18,8 @@ import type { CachedEntry } from '../cache/interface.js';
 import { admit, expectedOutput, plan, servedHeaders, type Admitted } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
-import { countedTokens, sseStream, type StreamOutcome } from './sse.js';
+import { countedTokens, sseSource, type StreamOutcome } from './sse.js';
+import { sseResponse } from '../http/sse-out.js';
 import type { ClientSignal } from './upstream-signal.js';
 
 export interface ChatCall {
@@ -29,6 +31,8 @@ export interface ChatCall {
   clientSignal: ClientSignal;
   /** The request's `x-tollgate-cache` header (`no-store`, `max-age=N`), if any. */
   cacheHeader?: string | null;
+  /** The Node response when served by @hono/node-server: a stream is written to it directly (src/http/sse-out.ts). */
+  out?: ServerResponse;
 }
 
 /** A served upstream answer, before it is turned into an HTTP response. */
@@ -123,8 +127,8 @@ async function serveHit(deps: GatewayDeps, call: ChatCall, p: Prepared, entry: C
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
   const onDone = (o: StreamOutcome) => void hit(o.firstChunkAt, o.aborted ? 'aborted' : 'cache_hit');
-  const body = sseStream({ first, rest: replay, includeUsage: req.stream_options?.include_usage === true, abortUpstream: () => {}, onDone, provider: entry.provider });
-  return new Response(body, { status: 200, headers });
+  const src = sseSource({ first, rest: replay, includeUsage: req.stream_options?.include_usage === true, abortUpstream: () => {}, onDone, provider: entry.provider });
+  return sseResponse(call.out, headers, src);
 }
 
 /** `cacheUse`: a miss to store the answer under, `bypass` (header says so), or null (cache off for this tenant). */
@@ -232,10 +236,8 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
   const rest = tap ? tap.wrap(served.rest) : served.rest;
-  return new Response(
-    sseStream({ first: served.first, rest, includeUsage: call.req.stream_options?.include_usage === true, abortUpstream: served.abort, onDone, provider: model.provider }),
-    { status: 200, headers },
-  );
+  const src = sseSource({ first: served.first, rest, includeUsage: call.req.stream_options?.include_usage === true, abortUpstream: served.abort, onDone, provider: model.provider });
+  return sseResponse(call.out, headers, src);
 }
 
 

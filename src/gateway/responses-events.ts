@@ -1,8 +1,9 @@
 // Responses API event streams on the gateway side: OpenAI's native events read with the client's echo restored (and a
-// failure ending when the upstream breaks off), and the client's SSE byte stream with the final Response tapped off.
+// failure ending when the upstream breaks off), and the client's SSE bytes with the final Response tapped off.
 import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho } from '../responses/index.js';
 import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
 import { UpstreamError } from '../providers/types.js';
+import type { SseSource } from '../http/sse-out.js';
 
 const encoder = new TextEncoder();
 
@@ -86,8 +87,8 @@ function tally(o: EventStreamOutcome, event: ResponseStreamEvent): void {
   }
 }
 
-/** Pulled by the client (backpressure): one event per pull, upstream aborted when the client leaves. */
-export function responseEventStream(opts: ResponseEventStreamOptions): ReadableStream<Uint8Array> {
+/** Pulled by the client (backpressure): one event per pull, upstream aborted when the client leaves (src/http/sse-out.ts). */
+export function responseEventSource(opts: ResponseEventStreamOptions): SseSource {
   const outcome: EventStreamOutcome = { final: null, outputParts: [], reasoningParts: [], firstChunkAt: null, errorCode: null, aborted: false };
   let finished = false;
   const finish = () => {
@@ -98,51 +99,49 @@ export function responseEventStream(opts: ResponseEventStreamOptions): ReadableS
   let pending: ResponseStreamEvent | null = opts.first;
   let nextSeq = 0;
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          let event: ResponseStreamEvent;
-          if (pending) {
-            event = pending;
-            pending = null;
-          } else {
-            const r = await opts.rest.next();
-            if (r.done) {
-              controller.close();
-              finish();
-              return;
-            }
-            event = r.value;
+  return {
+    async pull() {
+      if (finished) return null;
+      try {
+        let event: ResponseStreamEvent;
+        if (pending) {
+          event = pending;
+          pending = null;
+        } else {
+          const r = await opts.rest.next();
+          if (outcome.aborted) return null;
+          if (r.done) {
+            finish();
+            return null;
           }
-          tally(outcome, event);
-          const final = finalResponseOf(event);
-          if (final) {
-            outcome.final = final;
-            if (final.status === 'failed') outcome.errorCode ??= final.error?.code ?? 'response_failed';
-            await opts.beforeFinal(final);
-          }
-          if (typeof event.sequence_number === 'number') nextSeq = event.sequence_number + 1;
-          outcome.firstChunkAt ??= performance.now();
-          controller.enqueue(encoder.encode(formatSse(event)));
-        } catch (e) {
-          if (outcome.aborted) return;
-          // The event sources end in failure events themselves; this is the gateway's own fault.
-          const info = errorInfoOf(e);
-          outcome.errorCode = info.code;
-          const error: ResponseStreamEvent = { type: 'error', sequence_number: nextSeq, code: info.code, message: info.message, param: info.param, error: info };
-          controller.enqueue(encoder.encode(formatSse(error)));
-          controller.close();
-          finish();
+          event = r.value;
         }
-      },
-      cancel() {
-        outcome.aborted = true;
-        opts.abortUpstream();
-        opts.rest.return?.(undefined).catch(() => {});
+        tally(outcome, event);
+        const final = finalResponseOf(event);
+        if (final) {
+          outcome.final = final;
+          if (final.status === 'failed') outcome.errorCode ??= final.error?.code ?? 'response_failed';
+          await opts.beforeFinal(final);
+        }
+        if (typeof event.sequence_number === 'number') nextSeq = event.sequence_number + 1;
+        outcome.firstChunkAt ??= performance.now();
+        return encoder.encode(formatSse(event));
+      } catch (e) {
+        if (outcome.aborted) return null;
+        // The event sources end in failure events themselves; this is the gateway's own fault.
+        const info = errorInfoOf(e);
+        outcome.errorCode = info.code;
+        const error: ResponseStreamEvent = { type: 'error', sequence_number: nextSeq, code: info.code, message: info.message, param: info.param, error: info };
         finish();
-      },
+        return encoder.encode(formatSse(error));
+      }
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      if (finished) return;
+      outcome.aborted = true;
+      opts.abortUpstream();
+      opts.rest.return?.(undefined).catch(() => {});
+      finish();
+    },
+  };
 }

@@ -1,5 +1,6 @@
 // Serves the Responses API: history from previous_response_id, the chat policy path (plan, admit, fallback), the answer
 // (native OpenAI pass-through or translated), the stored response, metering with endpoint `responses`; GET and DELETE.
+import type { ServerResponse } from 'node:http';
 import type { ChatRequest } from '../api/openai.js';
 import type { CatalogModel } from '../config/catalog.js';
 import { GatewayError } from '../errors.js';
@@ -27,7 +28,8 @@ import { admit, expectedOutput, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
 import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { callResponsesWithFallback, type ResponsesAttemptInput, type ServedResponse } from './responses-attempts.js';
-import { responseEventStream, type EventStreamOutcome } from './responses-events.js';
+import { responseEventSource, type EventStreamOutcome } from './responses-events.js';
+import { sseResponse } from '../http/sse-out.js';
 import { countedTokens } from './sse.js';
 import type { ClientSignal } from './upstream-signal.js';
 
@@ -38,6 +40,8 @@ export interface ResponsesCall {
   t0: number;
   /** Aborted when the client disconnects. */
   clientSignal: ClientSignal;
+  /** The Node response when served by @hono/node-server: a stream is written to it directly (src/http/sse-out.ts). */
+  out?: ServerResponse;
 }
 
 
@@ -112,7 +116,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
     return new Response(JSON.stringify(served.response), { status: 200, headers });
   }
 
-  const body = responseEventStream({
+  const src = responseEventSource({
     first: served.first,
     rest: served.rest,
     abortUpstream: served.abort,
@@ -121,7 +125,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
   });
   headers['content-type'] = 'text/event-stream; charset=utf-8';
   headers['cache-control'] = 'no-cache';
-  return new Response(body, { status: 200, headers });
+  return sseResponse(call.out, headers, src);
 }
 
 /** Usage off the terminal event when there was one (OpenAI and the translation both report it); else counted deltas. */

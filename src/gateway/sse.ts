@@ -1,9 +1,10 @@
-// Turns a provider's chunk stream into the client's SSE byte stream: pulled by the client (backpressure), usage tapped
+// Turns a provider's chunk stream into the client's SSE bytes: pulled by the client (backpressure), usage tapped
 // off the stream, the usage chunk shown only to clients that asked for it, upstream aborted when the client leaves.
 import type { ChatChunk, Usage } from '../api/openai.js';
 import { countTokens } from '../metering/tokens.js';
 import { UpstreamError, type ProviderName } from '../providers/types.js';
 import { GatewayError } from '../errors.js';
+import type { SseSource } from '../http/sse-out.js';
 
 const encoder = new TextEncoder();
 const DONE = encoder.encode('data: [DONE]\n\n');
@@ -64,7 +65,8 @@ function serialize(chunk: ChatChunk, includeUsage: boolean): Uint8Array | null {
   return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
 }
 
-export function sseStream(opts: SseStreamOptions): ReadableStream<Uint8Array> {
+/** The client's SSE bytes, pulled one event at a time (src/http/sse-out.ts writes them). */
+export function sseSource(opts: SseStreamOptions): SseSource {
   const outcome: StreamOutcome = { usage: null, outputParts: [], reasoningParts: [], firstChunkAt: null, error: null, aborted: false };
   let finished = false;
   const finish = () => {
@@ -74,53 +76,49 @@ export function sseStream(opts: SseStreamOptions): ReadableStream<Uint8Array> {
   };
   let pending: ChatChunk | null = opts.first;
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          // Pull until one chunk is enqueued (a hidden usage chunk yields nothing) or the stream ends.
-          for (;;) {
-            let chunk: ChatChunk;
-            if (pending) {
-              chunk = pending;
-              pending = null;
-            } else {
-              const r = await opts.rest.next();
-              if (r.done) {
-                controller.enqueue(DONE);
-                controller.close();
-                finish();
-                return;
-              }
-              chunk = r.value;
+  return {
+    async pull() {
+      if (finished) return null;
+      try {
+        // Pull until one chunk is serialised (a hidden usage chunk yields nothing) or the stream ends.
+        for (;;) {
+          let chunk: ChatChunk;
+          if (pending) {
+            chunk = pending;
+            pending = null;
+          } else {
+            const r = await opts.rest.next();
+            if (outcome.aborted) return null;
+            if (r.done) {
+              finish();
+              return DONE;
             }
-            tally(outcome, chunk);
-            const bytes = serialize(chunk, opts.includeUsage);
-            if (bytes) {
-              outcome.firstChunkAt ??= performance.now();
-              controller.enqueue(bytes);
-              return;
-            }
+            chunk = r.value;
           }
-        } catch (e) {
-          if (outcome.aborted) return;
-          const err =
-            e instanceof UpstreamError
-              ? e
-              : new UpstreamError({ provider: opts.provider, kind: 'stream', message: 'The upstream stream failed.', cause: e });
-          outcome.error = err;
-          controller.enqueue(errorEvent(err));
-          controller.close();
-          finish();
+          tally(outcome, chunk);
+          const bytes = serialize(chunk, opts.includeUsage);
+          if (bytes) {
+            outcome.firstChunkAt ??= performance.now();
+            return bytes;
+          }
         }
-      },
-      cancel() {
-        outcome.aborted = true;
-        opts.abortUpstream();
-        opts.rest.return?.().catch(() => {});
+      } catch (e) {
+        if (outcome.aborted) return null;
+        const err =
+          e instanceof UpstreamError
+            ? e
+            : new UpstreamError({ provider: opts.provider, kind: 'stream', message: 'The upstream stream failed.', cause: e });
+        outcome.error = err;
         finish();
-      },
+        return errorEvent(err);
+      }
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      if (finished) return;
+      outcome.aborted = true;
+      opts.abortUpstream();
+      opts.rest.return?.().catch(() => {});
+      finish();
+    },
+  };
 }

@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { parseJson, readBody } from './body.js';
 import type { AppEnv } from './context.js';
 import { clientSignalOf } from './client-signal.js';
+import { outgoingOf } from './sse-out.js';
 
 export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -23,6 +24,7 @@ export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
       requestId: c.get('requestId'),
       t0: c.get('t0'),
       clientSignal: clientSignalOf(c),
+      out: outgoingOf(c),
     });
   });
 

@@ -12,6 +12,7 @@ import { listModels } from '../gateway/models.js';
 import type { GatewayDeps } from '../gateway/deps.js';
 import { readJson } from './body.js';
 import { clientSignalOf } from './client-signal.js';
+import { outgoingOf } from './sse-out.js';
 import { createResponsesRoutes } from './responses-routes.js';
 import type { AppEnv } from './context.js';
 
@@ -32,6 +33,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
       t0: c.get('t0'),
       clientSignal: clientSignalOf(c),
       cacheHeader: c.req.header('x-tollgate-cache') ?? null,
+      out: outgoingOf(c),
     });
   });
 

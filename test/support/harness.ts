@@ -32,6 +32,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   url: string;
+  /** The app itself, for requests that do not go through the Node server (app.request). */
+  app: ReturnType<typeof createApp>;
   baseURL: string;
   sim: Simulator;
   built: Built;
@@ -98,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sim,
     built,
     config,
+    app,
     adminToken: ADMIN_TOKEN,
     dbUrl,
     admin,

@@ -1,0 +1,95 @@
+// Writes a server-sent event stream to the client. On the Node server (@hono/node-server) the events go straight onto
+// the Node response: status line, headers and first event leave in one write, and each later event in one write as it
+// is pulled. Through a web ReadableStream instead, node-server writes the headers alone (flushHeaders), then each
+// event a few promise turns later through its reader loop: one more syscall and client wake-up before the first token,
+// and a ReadableStream, a reader and a promise chain per event (docs/performance.md, 2026-12-07). Anywhere else
+// (app.request in tests, another runtime) the same source becomes a ReadableStream.
+import type { ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+
+/** A pull source of SSE bytes: the client's pace sets when the next event is read (backpressure). */
+export interface SseSource {
+  /** The next bytes to send; null once the stream has ended (after its last event) or was cancelled. */
+  pull(): Promise<Uint8Array | null>;
+  /** The client went away before the end: stop the upstream. Called at most once, never after pull() gave null. */
+  cancel(): void;
+}
+
+/** The Node response of a request served by @hono/node-server; undefined elsewhere. */
+export function outgoingOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+}
+
+/** The SSE answer: written directly when `out` is the Node response, else returned as a streamed Response. */
+export function sseResponse(out: ServerResponse | undefined, headers: Record<string, string>, src: SseSource): Response {
+  if (!out) return new Response(readableOf(src), { status: 200, headers });
+  writeToNode(out, headers, src);
+  // node-server leaves a response carrying its `x-hono-already-sent` header alone.
+  return RESPONSE_ALREADY_SENT;
+}
+
+function readableOf(src: SseSource): ReadableStream<Uint8Array> {
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const bytes = await src.pull();
+        if (cancelled) return;
+        if (bytes === null) controller.close();
+        else controller.enqueue(bytes);
+      },
+      cancel() {
+        cancelled = true;
+        src.cancel();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function writeToNode(out: ServerResponse, headers: Record<string, string>, src: SseSource): void {
+  let ended = false;
+  let gone = out.destroyed || out.closed;
+  // writeHead only stores the header block: Node sends it with the first write, in the same syscall.
+  if (!gone) out.writeHead(200, headers);
+  const onClose = () => {
+    if (gone || out.writableFinished) return;
+    gone = true;
+    if (!ended) src.cancel();
+  };
+  out.on('close', onClose);
+  const run = async () => {
+    if (gone) {
+      src.cancel();
+      return;
+    }
+    for (;;) {
+      const bytes = await src.pull();
+      if (bytes === null) {
+        ended = true;
+        if (!gone) out.end();
+        return;
+      }
+      if (gone) return; // cancelled: the source winds down on its own
+      if (!out.write(bytes)) await drained(out);
+    }
+  };
+  run().catch((e: unknown) => {
+    // A bug of ours, not the upstream's (the source turns those into error events): drop the connection.
+    if (!gone) out.destroy(e instanceof Error ? e : new Error(String(e)));
+  });
+}
+
+/** Resolves when the socket takes writes again, or when the response closes (the client left). */
+function drained(out: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
