@@ -104,15 +104,49 @@ const preparedRows = new WeakMap<LedgerEvent, string>();
 export function prepareLedgerRow(ev: LedgerEvent): string {
   let json = preparedRows.get(ev);
   if (json === undefined) {
-    const r: Record<string, unknown> = {};
-    for (const [field, column] of ledgerColumns) {
-      const v = ev[field];
-      r[column] = typeof v === 'bigint' ? v.toString() : v;
-    }
-    json = JSON.stringify(r).replace(NUL_ESCAPE, '$1');
+    json = JSON.stringify(ledgerRecord(ev));
+    // Nearly never there: a plain search first spares every row the regex.
+    if (json.includes('\\u0000')) json = json.replace(NUL_ESCAPE, '$1');
     preparedRows.set(ev, json);
   }
   return json;
+}
+
+/**
+ * The record of one event, keyed by the column names of `ledgerColumns` (the store contract test reads every field
+ * back). Written out as one literal: built key by key from that list, the object took V8's slow dictionary path and
+ * cost ~13 µs per row against ~5 (scratch micro-benchmark, 200 000 rows); money as decimal strings.
+ */
+function ledgerRecord(ev: LedgerEvent) {
+  return {
+    request_id: ev.requestId,
+    tenant_id: ev.tenantId,
+    key_id: ev.keyId,
+    endpoint: ev.endpoint,
+    route: ev.route,
+    provider: ev.provider,
+    model: ev.model,
+    stream: ev.stream,
+    input_tokens: ev.inputTokens,
+    cached_input_tokens: ev.cachedInputTokens,
+    output_tokens: ev.outputTokens,
+    reasoning_tokens: ev.reasoningTokens,
+    usage_source: ev.usageSource,
+    cost_pico: ev.costPico.toString(),
+    baseline_cost_pico: ev.baselineCostPico.toString(),
+    saved_response_cache_pico: ev.savedResponseCachePico.toString(),
+    saved_prompt_cache_pico: ev.savedPromptCachePico.toString(),
+    saved_off_peak_pico: ev.savedOffPeakPico.toString(),
+    price_version: ev.priceVersion,
+    status: ev.status,
+    outcome: ev.outcome,
+    error_code: ev.errorCode,
+    cache_hit: ev.cacheHit,
+    attempts: ev.attempts,
+    latency_ms: ev.latencyMs,
+    ttft_ms: ev.ttftMs,
+    started_at: ev.startedAt,
+  } satisfies Record<(typeof ledgerColumns)[number][1], unknown>;
 }
 
 /** Bound of one batched key lookup (bind parameters stay far below Postgres' 65 535). */
