@@ -3,7 +3,7 @@
 import { baseResponse, errorInfoOf, finalResponseOf, formatSse, readResponseEvents, restoreEventEcho } from '../responses/index.js';
 import type { ResponseContext, ResponseObject, ResponseStreamEvent } from '../responses/types.js';
 import { UpstreamError } from '../providers/types.js';
-import type { SseSource } from '../http/sse-out.js';
+import { eventPull, type SseSource } from '../http/sse-out.js';
 
 const encoder = new TextEncoder();
 
@@ -90,58 +90,34 @@ function tally(o: EventStreamOutcome, event: ResponseStreamEvent): void {
 /** Pulled by the client (backpressure): one event per pull, upstream aborted when the client leaves (src/http/sse-out.ts). */
 export function responseEventSource(opts: ResponseEventStreamOptions): SseSource {
   const outcome: EventStreamOutcome = { final: null, outputParts: [], reasoningParts: [], firstChunkAt: null, errorCode: null, aborted: false };
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    opts.onDone(outcome);
-  };
-  let pending: ResponseStreamEvent | null = opts.first;
   let nextSeq = 0;
-
-  return {
-    async pull() {
-      if (finished) return null;
-      try {
-        let event: ResponseStreamEvent;
-        if (pending) {
-          event = pending;
-          pending = null;
-        } else {
-          const r = await opts.rest.next();
-          if (outcome.aborted) return null;
-          if (r.done) {
-            finish();
-            return null;
-          }
-          event = r.value;
-        }
-        tally(outcome, event);
-        const final = finalResponseOf(event);
-        if (final) {
-          outcome.final = final;
-          if (final.status === 'failed') outcome.errorCode ??= final.error?.code ?? 'response_failed';
-          await opts.beforeFinal(final);
-        }
-        if (typeof event.sequence_number === 'number') nextSeq = event.sequence_number + 1;
-        outcome.firstChunkAt ??= performance.now();
-        return encoder.encode(formatSse(event));
-      } catch (e) {
-        if (outcome.aborted) return null;
-        // The event sources end in failure events themselves; this is the gateway's own fault.
-        const info = errorInfoOf(e);
-        outcome.errorCode = info.code;
-        const error: ResponseStreamEvent = { type: 'error', sequence_number: nextSeq, code: info.code, message: info.message, param: info.param, error: info };
-        finish();
-        return encoder.encode(formatSse(error));
-      }
-    },
-    cancel() {
-      if (finished) return;
-      outcome.aborted = true;
-      opts.abortUpstream();
-      opts.rest.return?.(undefined).catch(() => {});
-      finish();
-    },
+  const bytesOf = (event: ResponseStreamEvent) => {
+    if (typeof event.sequence_number === 'number') nextSeq = event.sequence_number + 1;
+    outcome.firstChunkAt ??= performance.now();
+    return encoder.encode(formatSse(event));
   };
+  return eventPull<ResponseStreamEvent>({
+    first: opts.first,
+    rest: opts.rest,
+    render(event) {
+      tally(outcome, event);
+      const final = finalResponseOf(event);
+      if (!final) return bytesOf(event);
+      outcome.final = final;
+      if (final.status === 'failed') outcome.errorCode ??= final.error?.code ?? 'response_failed';
+      return opts.beforeFinal(final).then(() => bytesOf(event));
+    },
+    end: null,
+    fail(e) {
+      // The event sources end in failure events themselves; this is the gateway's own fault.
+      const info = errorInfoOf(e);
+      outcome.errorCode = info.code;
+      return encoder.encode(formatSse({ type: 'error', sequence_number: nextSeq, code: info.code, message: info.message, param: info.param, error: info }));
+    },
+    abortUpstream: opts.abortUpstream,
+    onDone(aborted) {
+      outcome.aborted = aborted;
+      opts.onDone(outcome);
+    },
+  });
 }

@@ -4,7 +4,7 @@ import type { ChatChunk, Usage } from '../api/openai.js';
 import { countTokens } from '../metering/tokens.js';
 import { UpstreamError, type ProviderName } from '../providers/types.js';
 import { GatewayError } from '../errors.js';
-import type { SseSource } from '../http/sse-out.js';
+import { eventPull, type SseSource } from '../http/sse-out.js';
 
 const encoder = new TextEncoder();
 const DONE = encoder.encode('data: [DONE]\n\n');
@@ -68,57 +68,26 @@ function serialize(chunk: ChatChunk, includeUsage: boolean): Uint8Array | null {
 /** The client's SSE bytes, pulled one event at a time (src/http/sse-out.ts writes them). */
 export function sseSource(opts: SseStreamOptions): SseSource {
   const outcome: StreamOutcome = { usage: null, outputParts: [], reasoningParts: [], firstChunkAt: null, error: null, aborted: false };
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    opts.onDone(outcome);
-  };
-  let pending: ChatChunk | null = opts.first;
-
-  return {
-    async pull() {
-      if (finished) return null;
-      try {
-        // Pull until one chunk is serialised (a hidden usage chunk yields nothing) or the stream ends.
-        for (;;) {
-          let chunk: ChatChunk;
-          if (pending) {
-            chunk = pending;
-            pending = null;
-          } else {
-            const r = await opts.rest.next();
-            if (outcome.aborted) return null;
-            if (r.done) {
-              finish();
-              return DONE;
-            }
-            chunk = r.value;
-          }
-          tally(outcome, chunk);
-          const bytes = serialize(chunk, opts.includeUsage);
-          if (bytes) {
-            outcome.firstChunkAt ??= performance.now();
-            return bytes;
-          }
-        }
-      } catch (e) {
-        if (outcome.aborted) return null;
-        const err =
-          e instanceof UpstreamError
-            ? e
-            : new UpstreamError({ provider: opts.provider, kind: 'stream', message: 'The upstream stream failed.', cause: e });
-        outcome.error = err;
-        finish();
-        return errorEvent(err);
-      }
+  return eventPull<ChatChunk>({
+    first: opts.first,
+    rest: opts.rest,
+    render(chunk) {
+      tally(outcome, chunk);
+      const bytes = serialize(chunk, opts.includeUsage); // null: a usage chunk this client did not ask for
+      if (bytes) outcome.firstChunkAt ??= performance.now();
+      return bytes;
     },
-    cancel() {
-      if (finished) return;
-      outcome.aborted = true;
-      opts.abortUpstream();
-      opts.rest.return?.().catch(() => {});
-      finish();
+    end: DONE,
+    fail(e) {
+      const err =
+        e instanceof UpstreamError ? e : new UpstreamError({ provider: opts.provider, kind: 'stream', message: 'The upstream stream failed.', cause: e });
+      outcome.error = err;
+      return errorEvent(err);
     },
-  };
+    abortUpstream: opts.abortUpstream,
+    onDone(aborted) {
+      outcome.aborted = aborted;
+      opts.onDone(outcome);
+    },
+  });
 }

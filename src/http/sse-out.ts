@@ -16,6 +16,70 @@ export interface SseSource {
   cancel(): void;
 }
 
+export interface EventPullOptions<T> {
+  /** The first item, already read from the upstream (pulled to decide on fallback). */
+  first: T;
+  rest: AsyncIterator<T>;
+  /** One item's bytes; null leaves it out (the pull reads on). A promise is awaited (work before an event leaves). */
+  render(item: T): Uint8Array | null | Promise<Uint8Array | null>;
+  /** Bytes after the last item, if any (chat's `data: [DONE]`). */
+  end: Uint8Array | null;
+  /** The upstream failed mid-stream: the bytes of the error event that ends the stream. */
+  fail(e: unknown): Uint8Array;
+  abortUpstream(): void;
+  /** Once, when the stream is over: ended, failed, or (`aborted`) left by the client. */
+  onDone(aborted: boolean): void;
+}
+
+/** The pull source of an upstream's items turned into events: one event per pull, the upstream stopped on cancel. */
+export function eventPull<T>(o: EventPullOptions<T>): SseSource {
+  let finished = false;
+  let aborted = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    o.onDone(aborted);
+  };
+  let pending: T | null = o.first;
+  return {
+    async pull() {
+      if (finished) return null;
+      try {
+        for (;;) {
+          let item: T;
+          if (pending !== null) {
+            item = pending;
+            pending = null;
+          } else {
+            const r = await o.rest.next();
+            if (aborted) return null;
+            if (r.done) {
+              finish();
+              return o.end;
+            }
+            item = r.value;
+          }
+          const rendered = o.render(item);
+          const bytes = rendered instanceof Promise ? await rendered : rendered;
+          if (bytes) return bytes;
+        }
+      } catch (e) {
+        if (aborted) return null;
+        const bytes = o.fail(e);
+        finish();
+        return bytes;
+      }
+    },
+    cancel() {
+      if (finished) return;
+      aborted = true;
+      o.abortUpstream();
+      o.rest.return?.().catch(() => {});
+      finish();
+    },
+  };
+}
+
 /** The Node response of a request served by @hono/node-server; undefined elsewhere. */
 export function outgoingOf(c: Context): ServerResponse | undefined {
   return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
