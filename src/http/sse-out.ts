@@ -89,7 +89,9 @@ export function outgoingOf(c: Context): ServerResponse | undefined {
 export function sseResponse(out: ServerResponse | undefined, headers: Record<string, string>, src: SseSource): Response {
   if (!out) return new Response(readableOf(src), { status: 200, headers });
   writeToNode(out, headers, src);
-  // node-server leaves a response carrying its `x-hono-already-sent` header alone.
+  // node-server leaves a response carrying its `x-hono-already-sent` header alone. Hono hands it on as is unless a
+  // middleware read c.res or called c.header() before the handler returned (Hono would then copy it into a new
+  // Response, which node-server would write over this stream); none on /v1 does (app.ts sets x-request-id on `out`).
   return RESPONSE_ALREADY_SENT;
 }
 
