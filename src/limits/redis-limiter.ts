@@ -166,7 +166,8 @@ class FailoverLimiter implements Limiter {
   private lastFlush: Promise<unknown> = Promise.resolve();
   /** Admissions carrying settlements whose answer has not come yet, and close() waiting for them to reach 0. */
   private ridesOut = 0;
-  private ridesLanded: (() => void) | null = null;
+  /** What every close() waits on while rides are out (one promise, however many callers). */
+  private ridesLanded: { promise: Promise<void>; resolve: () => void } | null = null;
   private dropped = 0;
   private lastAheadWarning = -Infinity;
   private replaying = false;
@@ -261,7 +262,7 @@ class FailoverLimiter implements Limiter {
           }
         }
         if (--this.ridesOut === 0 && this.ridesLanded) {
-          this.ridesLanded();
+          this.ridesLanded.resolve();
           this.ridesLanded = null;
         }
       },
@@ -365,7 +366,14 @@ class FailoverLimiter implements Limiter {
 
   async close(): Promise<void> {
     this.flushSettles();
-    if (this.ridesOut > 0) await new Promise<void>((r) => (this.ridesLanded = r));
+    if (this.ridesOut > 0) {
+      if (!this.ridesLanded) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.ridesLanded = { promise, resolve };
+      }
+      await this.ridesLanded.promise;
+    }
     await this.lastFlush;
     this.options.redis.off('error', this.onError);
     this.options.redis.off('ready', this.onReady);
