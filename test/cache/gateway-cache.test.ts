@@ -1,7 +1,7 @@
 // The response cache through the whole gateway (openai SDK, simulator upstreams, real Postgres and Redis): hits, misses,
 // replayed streams, tenant isolation, the request header, the determinism rule, a failing cache, and how a hit is metered.
 import OpenAI from 'openai';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCache } from '../../src/cache/redis-cache.js';
@@ -27,13 +27,12 @@ async function tenant(name: string, policy: object) {
 
 beforeAll(async () => {
   h = await startHarness({ redis: true, clock: () => NOW });
-  sql = postgres(h.dbUrl ?? '', { max: 1, onnotice: () => {} });
+  sql = h.sql();
   a = await tenant('cache-a', cachePolicy);
   b = await tenant('cache-b', cachePolicy);
   nondet = await tenant('cache-nondet', { cache: { enabled: true, nondeterministic: true } });
 });
 afterAll(async () => {
-  await sql?.end();
   await h?.close();
 });
 

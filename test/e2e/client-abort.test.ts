@@ -1,7 +1,7 @@
 // A client that leaves while its request waits on the upstream: the gateway cancels the upstream call at once (the
 // simulator sees its connection go before it answered) and meters the request as aborted. Through the real server,
 // where the client's side is the connection's close (http/client-signal.ts), not a Request signal.
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -11,11 +11,9 @@ let sql: postgres.Sql;
 beforeAll(async () => {
   // The upstream takes 3 s before it answers; the client leaves long before.
   h = await startHarness({ clock: () => new Date('2026-11-25T12:00:00Z'), sim: { latencyMs: 3_000 } });
-  if (!h.dbUrl) throw new Error('the harness must use the real Postgres');
-  sql = postgres(h.dbUrl, { max: 2, onnotice: () => {} });
+  sql = h.sql();
 });
 afterAll(async () => {
-  await sql?.end();
   await h?.close();
 });
 

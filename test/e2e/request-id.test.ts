@@ -1,6 +1,5 @@
 // Every answer over real HTTP carries one x-request-id (set on the Node response, not by rebuilding the Response),
 // and for a metered request it is the ledger's request id.
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -49,12 +48,7 @@ describe('x-request-id', () => {
     await stream.text();
     const ids = [one(json), one(stream)];
     await h.flushLedger();
-    const sql = postgres(h.dbUrl ?? '', { max: 1, onnotice: () => {} });
-    try {
-      const rows = await sql<Array<{ request_id: string }>>`select request_id from usage_ledger where tenant_id = ${tenantId}`;
-      expect(rows.map((r) => r.request_id).sort()).toEqual([...ids].sort());
-    } finally {
-      await sql.end();
-    }
+    const rows = await h.sql()<Array<{ request_id: string }>>`select request_id from usage_ledger where tenant_id = ${tenantId}`;
+    expect(rows.map((r) => r.request_id).sort()).toEqual([...ids].sort());
   });
 });

@@ -1,7 +1,7 @@
 // Responses API failures through the running gateway: mid-stream failure events (native and translated), fallback before
 // the first byte, upstream errors in OpenAI's shape; each metered on a `responses` ledger row.
 import OpenAI from 'openai';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -14,14 +14,12 @@ let client: OpenAI;
 
 beforeAll(async () => {
   h = await startHarness({ clock });
-  if (!h.dbUrl) throw new Error('the harness must use the real Postgres');
-  sql = postgres(h.dbUrl, { max: 2, onnotice: () => {} });
+  sql = h.sql();
   ({ key } = await h.createTenant('responses-failures'));
   client = new OpenAI({ baseURL: h.baseURL, apiKey: key, maxRetries: 0 });
 });
 afterEach(() => h.sim.clearFaults());
 afterAll(async () => {
-  await sql?.end();
   await h?.close();
 });
 

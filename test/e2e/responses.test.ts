@@ -1,7 +1,7 @@
 // The Responses API through the running gateway with the official openai SDK, for each provider through the simulator:
 // native pass-through on OpenAI, translation through Chat Completions on DeepSeek and Gemini; state, tenancy, ledger rows.
 import OpenAI from 'openai';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -17,8 +17,7 @@ let lastRequestId: string | null = null;
 
 beforeAll(async () => {
   h = await startHarness({ clock });
-  if (!h.dbUrl) throw new Error('the harness must use the real Postgres');
-  sql = postgres(h.dbUrl, { max: 2, onnotice: () => {} });
+  sql = h.sql();
   const a = await h.createTenant('responses-a');
   tenantId = a.tenant.id;
   const capture: typeof fetch = async (url, init) => {
@@ -31,7 +30,6 @@ beforeAll(async () => {
   other = new OpenAI({ baseURL: h.baseURL, apiKey: b.key, maxRetries: 0 });
 });
 afterAll(async () => {
-  await sql?.end();
   await h?.close();
 });
 

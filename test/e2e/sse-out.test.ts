@@ -2,7 +2,7 @@
 // that the status line, the headers and the first event reach the client in one piece; through app.request (no Node
 // response), the same events as a web ReadableStream, with the same cancellation and metering.
 import { connect, Socket } from 'node:net';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -14,14 +14,12 @@ let sql: postgres.Sql;
 beforeAll(async () => {
   // 80 ms between events: the first event is alone on the wire long before the second.
   h = await startHarness({ clock: () => new Date('2026-11-25T12:00:00Z'), sim: { chunkDelayMs: 80 } });
-  if (!h.dbUrl) throw new Error('the harness must use the real Postgres');
-  sql = postgres(h.dbUrl, { max: 2, onnotice: () => {} });
+  sql = h.sql();
   const t = await h.createTenant('sse-out');
   key = t.key;
   tenantId = t.tenant.id;
 });
 afterAll(async () => {
-  await sql?.end();
   await h?.close();
 });
 

@@ -123,12 +123,6 @@ describe('ledger reconciliation', () => {
 
 async function exactNonAborted(): Promise<{ ledgerExactSum: bigint }> {
   // Sum of the rows whose usage the provider reported (not the estimated, abandoned ones), read straight from Postgres.
-  const { default: postgres } = await import('postgres');
-  const sql = postgres(h.dbUrl!, { max: 1 });
-  try {
-    const [r] = await sql<{ s: string }[]>`select coalesce(sum(cost_pico),0)::text as s from usage_ledger where tenant_id = ${tenantId} and usage_source = 'reported'`;
-    return { ledgerExactSum: BigInt(r.s) };
-  } finally {
-    await sql.end();
-  }
+  const [r] = await h.sql()<{ s: string }[]>`select coalesce(sum(cost_pico),0)::text as s from usage_ledger where tenant_id = ${tenantId} and usage_source = 'reported'`;
+  return { ledgerExactSum: BigInt(r.s) };
 }

@@ -1,7 +1,7 @@
 // Every /v1 request the gateway answers is accounted for exactly once: a ledger row (tollgate_requests_total) when it
 // was admitted, else tollgate_refused_requests_total. A known mix through real HTTP, Postgres and Redis, checked request
 // by request against the ledger and label by label against /metrics.
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createMetrics, v1RouteOf, v1Routes, OTHER, type RequestAnswer } from '../../src/metrics/metrics.js';
@@ -83,7 +83,7 @@ beforeAll(async () => {
     // One upstream failure opens a model's circuit, and it stays open for the whole file.
     overrides: { server, circuit: { failures: 1, window_ms: 600_000, open_ms: 600_000 } },
   });
-  sql = postgres(h.dbUrl!, { max: 1, onnotice: () => {} });
+  sql = h.sql();
   const a = await h.createTenant('refusals-main', { routes: { only_mini: { strategy: 'cheapest', models: ['gpt-4o-mini'] } } });
   const b = await h.createTenant('refusals-limited', { rate_limits: { tenant: { rpm: 2 } } });
   main = { name: 'refusals-main', key: a.key };
@@ -125,7 +125,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await sql?.end({ timeout: 1 });
   await h?.close();
 });
 

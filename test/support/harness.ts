@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
 import { serve, type ServerType } from '@hono/node-server';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import type { FileConfig } from '../../src/config/schema.js';
@@ -41,6 +42,8 @@ export interface Harness {
   adminToken: string;
   /** URL of the private test database (postgres store only). */
   dbUrl: string | null;
+  /** A client on that database for the test's own queries, made on first use and ended by close(); postgres store only. */
+  sql(): postgres.Sql;
   createTenant(name: string, policy?: PolicyInput): Promise<{ tenant: Tenant; key: string }>;
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** Waits until every queued ledger event is written. */
@@ -88,6 +91,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
 
+  let sql: postgres.Sql | null = null;
   const admin = (path: string, init: RequestInit = {}) =>
     fetch(`${url}/admin${path}`, {
       ...init,
@@ -103,6 +107,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     app,
     adminToken: ADMIN_TOKEN,
     dbUrl,
+    sql() {
+      if (!dbUrl) throw new Error('the harness must use the real Postgres (store: postgres)');
+      return (sql ??= postgres(dbUrl, { max: 2, onnotice: () => {} }));
+    },
     admin,
     async createTenant(name, policy = {}) {
       const tenant = await built.deps.store.createTenant({ name, policy: policySchema.parse(policy) });
@@ -120,6 +128,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       });
       await built.close();
       await sim.close();
+      await sql?.end({ timeout: 1 });
       if (dropDb) await dropDb();
       rmSync(dataDir, { recursive: true, force: true });
     },
