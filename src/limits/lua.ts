@@ -228,24 +228,25 @@ local tkeys, ns = ARGV[b0 + nb * 5], tonumber(ARGV[b0 + nb * 5 + 1])
 local settledHere = false
 local pruned = 0
 if ns > 0 then
-  prune(res, resx, now, ttl)
   local a, k = b0 + nb * 5 + 2, 4 + nr + nb
   for _ = 1, ns do
-    local nk = tonumber(ARGV[a + 4])
-    local o = settleOne(res, resx, tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ttl, KEYS, k, k + nk - 1)
+    local nk, at = tonumber(ARGV[a + 4]), tonumber(ARGV[a])
+    -- Pruned at the settlement's own instant, as the settle script does: pruned at the admission's, a tombstone that
+    -- expired in between would let a settlement sent twice be charged twice.
+    prune(res, resx, at, ttl)
+    local o = settleOne(res, resx, at, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ttl, KEYS, k, k + nk - 1)
     if o == 'settled' or o == 'late' then settledHere = true end
     a, k = a + 5, k + nk
   end
 end
--- Read after the settlements and the prune above: the values stay the counters' own (pruned = 0) until this script
--- writes counters again.
+-- Read after the settlements: the values stay the counters' own (pruned = 0) until this script writes counters again.
 local missing, vals = ensureCounters(bk, KEYS, 4 + nr, nb, ARGV, b0, 5)
 if #missing > 0 then
   if settledHere then touch(res, resx, 2 * ttl + W) end
   table.insert(missing, 1, 'seed')
   return missing
 end
-if ns == 0 then pruned = prune(res, resx, now, ttl) end
+pruned = prune(res, resx, now, ttl)
 
 local cur, nxt, out, refusal, retry = {}, {}, {}, nil, 0
 for i = 1, nr do

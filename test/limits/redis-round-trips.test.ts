@@ -118,6 +118,36 @@ describe('Redis round trips per request', () => {
     expect(calls(after) - calls(before)).toBe(3); // r2, r3 and the state read: no script call of their own for s1, s2
   });
 
+  it("a riding settlement's token-bucket correction is what the next admission sees, refused or not, as if sent on its own", async () => {
+    // r1 estimated 100 tokens and used 700: its settlement moves the tenant's and its model's TPM buckets by +600. The
+    // next admission (another model) reads the tenant's bucket after it. Then a settlement of −90 tokens rides on an
+    // admission refused for tokens, and still stands.
+    const run = async (riding: boolean) => {
+      const tenantId = uniqueId('t');
+      const limits = { tenant: { tpm: 1_000 }, modelLimits: { tpm: 5_000 } };
+      const r1 = request({ tenantId, tokens: 100, model: 'm1', ...limits });
+      expect((await limiter.admit(r1)).ok).toBe(true);
+      const s1 = limiter.settle(settlement(r1, 0n, 700, T0 + 10));
+      if (!riding) await limiter.budgetState(tenantId, []); // a state read sends it on its own first
+      const r2 = request({ tenantId, tokens: 200, model: 'm2', now: T0 + 20, ...limits });
+      const a2 = await limiter.admit(r2);
+      await s1;
+      const s2 = limiter.settle(settlement(r2, 0n, 110, T0 + 30));
+      if (!riding) await limiter.budgetState(tenantId, []);
+      const a3 = await limiter.admit(request({ tenantId, tokens: 400, model: 'm1', now: T0 + 40, ...limits }));
+      await s2;
+      const a4 = await limiter.admit(request({ tenantId, tokens: 0, model: 'm1', now: T0 + 50, ...limits }));
+      return [a2, a3, a4].map((a) => ({ ok: a.ok, tokens: a.rate.remainingTokens, limit: a.rate.limitTokens }));
+    };
+    const sentAlone = await run(false);
+    const riding = await run(true);
+    // 1 000 − (100 + 600) − 200 = 100 left: the second admission fits; the third's 400 does not even after −90 (190).
+    expect(sentAlone.map((a) => a.ok)).toEqual([true, false, true]);
+    expect(sentAlone[0].tokens).toBe(100);
+    expect(sentAlone[1].tokens).toBe(190);
+    expect(riding).toEqual(sentAlone);
+  });
+
   it('close() waits for the settlements riding in an admission Redis has not answered yet, however many call it', async () => {
     const own = createRedisLimiter({ redis, keyPrefix: uniqueId('tgclose'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
     const tenantId = uniqueId('t');
