@@ -7,7 +7,7 @@ import { countPromptTokens, estimatePromptTokens } from '../metering/tokens.js';
 import { tokensFromUsage, type TokenCounts } from '../metering/cost.js';
 import type { Attempt } from '../metering/ledger-event.js';
 import { picoToUsd } from '../metering/money.js';
-import { UpstreamError } from '../providers/types.js';
+import { completionText, UpstreamError } from '../providers/types.js';
 import { needsOf } from '../routing/needs.js';
 import type { Candidate, RoutePlan } from '../routing/router.js';
 import type { CatalogModel } from '../config/catalog.js';
@@ -172,7 +172,8 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     const tokens = reported ?? estimateFromCompletion(c, countPromptTokens(req));
     const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     if (reported) learn(reported);
-    const body = JSON.stringify(c);
+    // The upstream's own bytes when the adapter left the answer as it came (no second JSON.stringify).
+    const body = completionText.get(c) ?? JSON.stringify(c);
     keep({ kind: 'json', completion: c }, body.length, ev.costPico, tokens);
     headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
     headers['content-type'] = 'application/json';

@@ -2,7 +2,7 @@
 // off the stream, the usage chunk shown only to clients that asked for it, upstream aborted when the client leaves.
 import type { ChatChunk, Usage } from '../api/openai.js';
 import { countTokens } from '../metering/tokens.js';
-import { UpstreamError, type ProviderName } from '../providers/types.js';
+import { chunkText, UpstreamError, type ProviderName } from '../providers/types.js';
 import { GatewayError } from '../errors.js';
 import { eventPull, type SseSource } from '../http/sse-out.js';
 
@@ -56,13 +56,25 @@ export function countedTokens(o: Pick<StreamOutcome, 'outputParts' | 'reasoningP
   return { output: countTokens(o.outputParts.join('')) + reasoning, reasoning };
 }
 
-/** Serialises a chunk for this client; null when the client must not see it (usage chunk it did not ask for). */
+/** With include_usage on (the gateway always asks for usage), OpenAI ends every chunk before the last with this. */
+const USAGE_NULL_TAIL = ',"usage":null}';
+
+/**
+ * A chunk's event for this client; null when the client must not see it (usage chunk it did not ask for). The
+ * upstream's own text of an unchanged chunk is passed through (a trailing `"usage":null` cut for a client that did not
+ * ask for usage); any other chunk, or text spread over several `data:` lines, is serialised again.
+ */
 function serialize(chunk: ChatChunk, includeUsage: boolean): Uint8Array | null {
+  let text = chunkText.get(chunk);
   if (!includeUsage) {
     if (chunk.choices.length === 0 && chunk.usage) return null;
-    if ('usage' in chunk) delete chunk.usage;
+    if ('usage' in chunk) {
+      text = chunk.usage === null && text?.endsWith(USAGE_NULL_TAIL) ? `${text.slice(0, -USAGE_NULL_TAIL.length)}}` : undefined;
+      delete chunk.usage;
+    }
   }
-  return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+  if (text === undefined || text.includes('\n')) text = JSON.stringify(chunk);
+  return encoder.encode(`data: ${text}\n\n`);
 }
 
 /** The client's SSE bytes, pulled one event at a time (src/http/sse-out.ts writes them). */

@@ -4,7 +4,7 @@ import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, Embeddin
 import { countEmbeddingInputTokens } from '../metering/tokens.js';
 import type { UpstreamHttp, UpstreamResponse } from './http.js';
 import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
-import { UpstreamError } from './types.js';
+import { chunkText, completionText, UpstreamError } from './types.js';
 import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -12,7 +12,9 @@ export type JsonObject = Record<string, unknown>;
 export interface OpenAICompatibleHooks {
   /** Adjust the upstream body (model and stream fields already set). May throw GatewayError for a request it cannot serve. */
   prepareChat?(body: JsonObject, req: ChatRequest, ctx: CallContext): JsonObject;
+  /** Returns a new object when it changes anything (as fixChunk). */
   fixCompletion?(completion: ChatCompletion): ChatCompletion;
+  /** Returns a new object when it changes anything (the chunk's upstream text is passed through when it is the same). */
   fixChunk?(chunk: ChatChunk): ChatChunk;
   /** Per-status code/type overrides for error answers (e.g. DeepSeek 402 → insufficient_quota). */
   statusCodes?: Partial<Record<number, { code: string; type: string }>>;
@@ -102,23 +104,29 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     return hooks.prepareChat ? hooks.prepareChat(body, req, ctx) : body;
   }
 
-  async function readJson(res: UpstreamResponse): Promise<unknown> {
+  async function readJsonText(res: UpstreamResponse): Promise<{ parsed: unknown; text: string }> {
     const text = await res.text();
     // Leading blank lines (DeepSeek keep-alive while busy) are JSON whitespace, so JSON.parse accepts them.
     const parsed = tryParseJson(text);
     if (parsed === undefined) throw invalidResponse(name, `not JSON (${text.slice(0, 120)})`);
-    return parsed;
+    return { parsed, text };
+  }
+
+  async function readJson(res: UpstreamResponse): Promise<unknown> {
+    return (await readJsonText(res)).parsed;
   }
 
   async function chat(req: ChatRequest, ctx: CallContext): Promise<ChatCompletion> {
     const res = await post('/chat/completions', chatBody(req, ctx, false), ctx, { stream: false });
-    const parsed = await readJson(res);
+    const { parsed, text } = await readJsonText(res);
     if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as JsonObject).choices)) {
       if (parsed && typeof parsed === 'object' && 'error' in parsed) throw upstreamErrorFromStreamEvent(name, parsed, apiKey);
       throw invalidResponse(name, 'no choices in chat completion');
     }
     const completion = parsed as ChatCompletion;
-    return hooks.fixCompletion ? hooks.fixCompletion(completion) : completion;
+    const fixed = hooks.fixCompletion ? hooks.fixCompletion(completion) : completion;
+    if (fixed === completion) completionText.set(completion, text.charCodeAt(0) === 123 ? text : text.trimStart());
+    return fixed;
   }
 
   /** One SSE payload → a chunk, or null for the end marker; throws for error events and garbage. */
@@ -128,7 +136,9 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     if (!event || typeof event !== 'object') throw invalidResponse(name, `unparseable stream event (${data.slice(0, 120)})`);
     if ('error' in event && (event as JsonObject).error) throw upstreamErrorFromStreamEvent(name, event, apiKey);
     const chunk = event as ChatChunk;
-    return hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
+    const fixed = hooks.fixChunk ? hooks.fixChunk(chunk) : chunk;
+    if (fixed === chunk) chunkText.set(chunk, data);
+    return fixed;
   }
 
   /** Chunks parsed as the bytes arrive (see UpstreamResponse.events); a stream must end with [DONE]. */

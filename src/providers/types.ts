@@ -23,6 +23,16 @@ export interface CallContext {
  */
 export type ChatStream = AsyncIterable<ChatChunk>;
 
+/**
+ * The upstream's own JSON text of a stream chunk the adapter parsed and did not change, so that the gateway can pass
+ * its bytes through instead of serialising the object again (src/gateway/sse.ts). Absent for a chunk an adapter
+ * built or rewrote. Whoever changes a chunk in place must not use its text.
+ */
+export const chunkText = new WeakMap<ChatChunk, string>();
+
+/** The same for a whole chat completion: the upstream's answer text, when the adapter returned it unchanged. */
+export const completionText = new WeakMap<ChatCompletion, string>();
+
 export interface Provider {
   readonly name: ProviderName;
   chat(req: ChatRequest, ctx: CallContext): Promise<ChatCompletion>;
