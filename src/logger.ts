@@ -70,18 +70,21 @@ class LineBatcher {
   }
 }
 
-const accessLogs = new WeakMap<Logger, Logger>();
+type WithStream = Record<symbol, { write(line: string): unknown }>;
 
 /**
- * The per-request access line's logger: the same destination without the redaction pass, which cost ~3 µs and ~6 KiB
- * of garbage per line (its wildcard path walks every field). The line carries only fields meter() picks (ids, counts,
- * cost), never a header or a key; every other log call keeps the redaction.
+ * Writes a per-request access line to the logger's destination as `logger.info(fields, msg)` writes it with this
+ * module's options (`{"level":30,"time":…,<fields>,"msg":…}`), from `fields`, the line's members as JSON text that
+ * the caller builds in a fixed order (meter.ts `accessFields`). It skips pino's redaction pass (~3 µs and ~6 KiB of
+ * garbage per line: its wildcard path walks every field) and its object serialiser (~1.2 µs and ~3.7 KiB more): the
+ * line carries only fields meter() picks (ids, counts, cost), never a header or a key. Every other log call keeps both.
  */
-export function accessLogOf(logger: Logger): Logger {
-  let a = accessLogs.get(logger);
-  if (!a) accessLogs.set(logger, (a = logger.child({}, { redact: [] })));
-  return a;
+export function writeAccessLine(logger: Logger, fields: string, msg: string): void {
+  if (logger.levelVal > INFO) return;
+  (logger as unknown as WithStream)[pino.symbols.streamSym].write(`{"level":${INFO},"time":${Date.now()},${fields},"msg":${JSON.stringify(msg)}}\n`);
 }
+
+const INFO = 30;
 
 /** A logger that writes nothing (tests that do not look at logs). */
 export function silentLogger(): Logger {

@@ -8,7 +8,7 @@ import type { BudgetSpec } from '../limits/interface.js';
 import { baselineOf, savingsOf } from '../routing/baseline.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
-import { accessLogOf } from '../logger.js';
+import { writeAccessLine } from '../logger.js';
 import type { ClientSignal } from './upstream-signal.js';
 
 export interface MeterInput {
@@ -126,26 +126,18 @@ function record(deps: GatewayDeps, m: MeterInput, ev: LedgerEvent, tokens: Token
       })
       .catch((e: unknown) => deps.logger.warn({ requestId: m.requestId, err: String(e) }, 'budget settlement failed'));
   }
-  accessLogOf(deps.logger).info(
-    {
-      requestId: ev.requestId,
-      tenant: ev.tenantId,
-      key: ev.keyId,
-      endpoint: ev.endpoint,
-      route: ev.route,
-      provider: ev.provider,
-      model: ev.model,
-      status: ev.status,
-      outcome: ev.outcome,
-      stream: ev.stream,
-      tokens: { input: ev.inputTokens, cached: ev.cachedInputTokens, output: ev.outputTokens, reasoning: ev.reasoningTokens },
-      usage: ev.usageSource,
-      costPico: ev.costPico.toString(),
-      attempts: ev.attempts.length,
-      latencyMs: ev.latencyMs,
-      ttftMs: ev.ttftMs,
-    },
-    'request',
+  writeAccessLine(deps.logger, accessFields(ev), 'request');
+}
+
+const q = (v: unknown): string => JSON.stringify(v ?? null);
+
+/** The access line's members as JSON text, in a fixed order (src/logger.ts writeAccessLine). */
+export function accessFields(ev: LedgerEvent): string {
+  return (
+    `"requestId":${q(ev.requestId)},"tenant":${q(ev.tenantId)},"key":${q(ev.keyId)},"endpoint":${q(ev.endpoint)},"route":${q(ev.route)},` +
+    `"provider":${q(ev.provider)},"model":${q(ev.model)},"status":${q(ev.status)},"outcome":${q(ev.outcome)},"stream":${q(ev.stream)},` +
+    `"tokens":{"input":${q(ev.inputTokens)},"cached":${q(ev.cachedInputTokens)},"output":${q(ev.outputTokens)},"reasoning":${q(ev.reasoningTokens)}},` +
+    `"usage":${q(ev.usageSource)},"costPico":"${ev.costPico}","attempts":${ev.attempts.length},"latencyMs":${q(ev.latencyMs)},"ttftMs":${q(ev.ttftMs)}`
   );
 }
 
