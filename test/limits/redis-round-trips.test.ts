@@ -148,6 +148,26 @@ describe('Redis round trips per request', () => {
     expect(riding).toEqual(sentAlone);
   });
 
+  it('a settlement sent twice is charged once, even when it rides on an admission made after its tombstone expired', async () => {
+    // reservation_ttl 1 s: r1's tombstone lives until T0 + 10 + 1 000 ms. The second copy of its settlement (a replay
+    // after a lost answer) carries T0 + 20, but rides on an admission made ten minutes later: pruned at the admission's
+    // instant, the tombstone would be gone and the copy charged again.
+    const own = createRedisLimiter({ redis, keyPrefix: uniqueId('tgdup'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 1 });
+    const tenantId = uniqueId('t');
+    const budgets = [daySpec(T0, BUDGET)];
+    const r1 = request({ tenantId, budgets, reservePico: 1_000n });
+    expect((await own.admit(r1)).ok).toBe(true);
+    await own.settle(settlement(r1, 300n, r1.tokens, T0 + 10));
+    const copy = own.settle(settlement(r1, 300n, r1.tokens, T0 + 20)); // deferred: rides inside the next admission
+    const later = await own.admit(request({ tenantId, budgets, reservePico: 0n, now: T0 + 600_000 }));
+    await copy;
+    expect(later.ok).toBe(true);
+    expect(later.budgets[0].spentPico).toBe(300n);
+    const [state] = await own.budgetState(tenantId, budgets);
+    expect(state.spentPico).toBe(300n);
+    await own.close();
+  });
+
   it('close() waits for the settlements riding in an admission Redis has not answered yet, however many call it', async () => {
     const own = createRedisLimiter({ redis, keyPrefix: uniqueId('tgclose'), seeder: async () => 0n, onFailure: 'fail_closed', reservationTtlS: 900 });
     const tenantId = uniqueId('t');
