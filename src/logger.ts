@@ -70,7 +70,7 @@ class LineBatcher {
   }
 }
 
-type WithStream = Record<symbol, { write(line: string): unknown }>;
+type PinoInternals = Record<symbol, unknown>;
 
 /**
  * Writes a per-request access line to the logger's destination as `logger.info(fields, msg)` writes it with this
@@ -81,7 +81,11 @@ type WithStream = Record<symbol, { write(line: string): unknown }>;
  */
 export function writeAccessLine(logger: Logger, fields: string, msg: string): void {
   if (logger.levelVal > INFO) return;
-  (logger as unknown as WithStream)[pino.symbols.streamSym].write(`{"level":${INFO},"time":${Date.now()},${fields},"msg":${JSON.stringify(msg)}}\n`);
+  const internals = logger as unknown as PinoInternals;
+  // A child logger's bindings (`,"k":v…`; none on the logger createLogger makes), where pino puts them.
+  const bindings = internals[pino.symbols.chindingsSym] as string;
+  const dest = internals[pino.symbols.streamSym] as { write(line: string): unknown };
+  dest.write(`{"level":${INFO},"time":${Date.now()}${bindings},${fields},"msg":${JSON.stringify(msg)}}\n`);
 }
 
 const INFO = 30;

@@ -85,6 +85,16 @@ describe('the access line', () => {
     expect(typeof t2).toBe('number');
     expect(a).toEqual(b);
     expect(Object.keys(a)).toEqual(Object.keys(b)); // same order: level first, msg last
+    expect(line.replace(/"time":\d+/, '')).toBe(theirs.lines[0].replace(/"time":\d+/, '')); // byte for byte, but the time
+  });
+
+  it("carries a child logger's bindings where pino puts them", () => {
+    const ours = capture('info');
+    writeAccessLine(ours.logger.child({ svc: 'gateway', shard: 2 }), accessFields(base), 'request');
+    const theirs = capture('info');
+    theirs.logger.child({ svc: 'gateway', shard: 2 }).info(pinoFields(base), 'request');
+    const strip = (line: string) => line.replace(/"time":\d+/, '"time":0');
+    expect(strip(ours.lines[0])).toBe(strip(theirs.lines[0])); // byte for byte, but the time
   });
 
   it('is not written below the logger level', () => {
