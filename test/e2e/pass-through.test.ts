@@ -7,7 +7,7 @@ import { createDeepSeekProvider } from '../../src/providers/deepseek.js';
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import type { Provider } from '../../src/providers/types.js';
-import { startCaptureServer, type CaptureServer } from '../providers/capture-server.js';
+import { sendSse, startCaptureServer, type CaptureServer } from '../providers/capture-server.js';
 import { ctxFor, httpOptions } from '../providers/contract.case.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -24,11 +24,7 @@ afterAll(async () => {
 
 /** The upstream's events, as written (each ends with its blank line). */
 function upstream(events: string[]): void {
-  server.respond((_r, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    for (const e of events) res.write(e);
-    res.end('data: [DONE]\n\n');
-  });
+  server.respond((_r, res) => sendSse(res, events));
 }
 
 /** The client's SSE text through the provider and the gateway's stream source, and what the gateway tallied. */

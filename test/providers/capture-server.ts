@@ -71,3 +71,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(text);
 }
+
+/** An SSE answer: each event as written (with its blank line), then `data: [DONE]` unless `done` is false. */
+export function sendSse(res: ServerResponse, events: string[], done = true): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const e of events) res.write(e);
+  res.end(done ? 'data: [DONE]\n\n' : '');
+}

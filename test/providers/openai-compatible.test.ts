@@ -6,7 +6,7 @@ import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '.
 import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
 import { createOpenAIProvider, prepareOpenAIChat, tenantCacheKey } from '../../src/providers/openai.js';
 import { MAX_TOOL_CALL_ID, shortToolCallId } from '../../src/providers/openai-compatible.js';
-import { startCaptureServer, sendJson, type CaptureServer } from './capture-server.js';
+import { startCaptureServer, sendJson, sendSse, type CaptureServer } from './capture-server.js';
 import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
 
 const KEY = 'sk-test-secret-key-0001';
@@ -20,11 +20,6 @@ const completion = {
 };
 const req = (extra: Record<string, unknown> = {}) => chatRequestSchema.parse({ model: 'client-name', messages: [{ role: 'user', content: 'x' }], ...extra });
 
-function sse(res: import('node:http').ServerResponse, events: string[], done = true): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const e of events) res.write(e);
-  res.end(done ? 'data: [DONE]\n\n' : '');
-}
 
 let server: CaptureServer;
 let http: UpstreamHttp;
@@ -67,7 +62,7 @@ describe('OpenAI adapter upstream body', () => {
   });
 
   it('stream: always asks for usage, keeps the client stream_options', async () => {
-    server.respond((_r, res) => sse(res, ['data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n']));
+    server.respond((_r, res) => sendSse(res, ['data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n']));
     const p = createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: KEY, http });
     const chunks = await collect(await p.chatStream(req({ stream: true, stream_options: { include_obfuscation: false } }), ctxFor('gpt-up')));
     expect(chunks.length).toBe(1);
@@ -76,14 +71,14 @@ describe('OpenAI adapter upstream body', () => {
   });
 
   it('a stream that ends without [DONE] is a cut (kind stream)', async () => {
-    server.respond((_r, res) => sse(res, ['data: {"id":"a","choices":[]}\n\n'], false));
+    server.respond((_r, res) => sendSse(res, ['data: {"id":"a","choices":[]}\n\n'], false));
     const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
     const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
     expect(e.kind).toBe('stream');
   });
 
   it('an in-stream error event keeps its code and type', async () => {
-    server.respond((_r, res) => sse(res, ['data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n']));
+    server.respond((_r, res) => sendSse(res, ['data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n']));
     const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
     const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
     expect([e.kind, e.code, e.type]).toEqual(['stream', 'overloaded', 'server_error']);
@@ -260,7 +255,7 @@ describe('DeepSeek adapter', () => {
     const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id: 'd', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
     server.respond((_r, res) =>
-      sse(res, [
+      sendSse(res, [
         ': keep-alive\n\n',
         chunk({ role: 'assistant', content: null, reasoning_content: 'th' }),
         ': keep-alive\n\n',
@@ -456,7 +451,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
   });
 
   it('the events before an error event reach the reader first, then the error', async () => {
-    server.respond((_r, res) => sse(res, [chunkEvent(1), chunkEvent(2), 'data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n', chunkEvent(3)]));
+    server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2), 'data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n', chunkEvent(3)]));
     const stream = await createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chatStream(req({ stream: true }), ctxFor('m'));
     const seen: string[] = [];
     const e = await caught(
@@ -469,7 +464,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
   });
 
   it('bytes that arrive before the reader asks for events are kept and parsed then, also when the answer has ended', async () => {
-    server.respond((_r, res) => sse(res, [chunkEvent(1), chunkEvent(2)]));
+    server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2)]));
     const done = await streamReq(server.url);
     await server.requests[0].closed; // the whole answer is in before anyone reads it
     const got = [];
@@ -477,7 +472,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
     expect(got).toEqual(['1', '2']);
 
     server.requests.length = 0;
-    server.respond((_r, res) => sse(res, [chunkEvent(1)], false));
+    server.respond((_r, res) => sendSse(res, [chunkEvent(1)], false));
     const cut = await streamReq(server.url);
     await server.requests[0].closed;
     const e = await caught(collect(cut.events(parse, early) as AsyncIterable<never>));
