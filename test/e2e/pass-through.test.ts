@@ -4,27 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatRequestSchema } from '../../src/api/openai.js';
 import { sseSource, type StreamOutcome } from '../../src/gateway/sse.js';
 import { createDeepSeekProvider } from '../../src/providers/deepseek.js';
-import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import type { Provider } from '../../src/providers/types.js';
-import { sendSse, startCaptureServer, type CaptureServer } from '../providers/capture-server.js';
+import { captureUpstream, sendSse } from '../providers/capture-server.js';
 import { ctxFor, httpOptions } from '../providers/contract.case.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
-let server: CaptureServer;
-let http: UpstreamHttp;
-beforeAll(async () => {
-  server = await startCaptureServer();
-  http = createUpstreamHttp(httpOptions);
-});
-afterAll(async () => {
-  await http.close();
-  await server.close();
-});
+const up = captureUpstream(httpOptions);
 
 /** The upstream's events, as written (each ends with its blank line). */
 function upstream(events: string[]): void {
-  server.respond((_r, res) => sendSse(res, events));
+  up.server.respond((_r, res) => sendSse(res, events));
 }
 
 /** The client's SSE text through the provider and the gateway's stream source, and what the gateway tallied. */
@@ -47,7 +37,7 @@ const usage = '{"id":"a","object":"chat.completion.chunk","created":1,"model":"m
 describe("a stream chunk's bytes", () => {
   it('pass through as the upstream wrote them when the client asked for usage', async () => {
     upstream([`data: ${c1}\n\n`, `data: ${c2}\n\n`, `data: ${usage}\n\n`]);
-    const { text, outcome } = await through(createOpenAIProvider({ baseUrl: server.url, apiKey: 'k', http }), true);
+    const { text, outcome } = await through(createOpenAIProvider({ baseUrl: up.server.url, apiKey: 'k', http: up.http }), true);
     expect(text).toBe(`data: ${c1}\n\ndata: ${c2}\n\ndata: ${usage}\n\ndata: [DONE]\n\n`);
     expect(outcome.outputParts).toEqual(['café']);
     expect(outcome.usage?.total_tokens).toBe(5);
@@ -55,7 +45,7 @@ describe("a stream chunk's bytes", () => {
 
   it('lose only their trailing "usage":null for a client that did not ask for usage (the usage chunk is left out)', async () => {
     upstream([`data: ${c1}\n\n`, `data: ${c2}\n\n`, `data: ${usage}\n\n`]);
-    const { text, outcome } = await through(createOpenAIProvider({ baseUrl: server.url, apiKey: 'k', http }), false);
+    const { text, outcome } = await through(createOpenAIProvider({ baseUrl: up.server.url, apiKey: 'k', http: up.http }), false);
     const cut = (s: string) => s.replace(',"usage":null}', '}');
     expect(text).toBe(`data: ${cut(c1)}\n\ndata: ${cut(c2)}\n\ndata: [DONE]\n\n`);
     expect(outcome.usage?.total_tokens).toBe(5); // metered all the same
@@ -64,7 +54,7 @@ describe("a stream chunk's bytes", () => {
   it('are serialised again when the usage is not a trailing null, or the event spans several data lines', async () => {
     const withUsage = '{"id":"a","choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}], "usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
     upstream([`data: {"id":"a",\ndata: "choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n`, `data: ${withUsage}\n\n`]);
-    const { text } = await through(createOpenAIProvider({ baseUrl: server.url, apiKey: 'k', http }), false);
+    const { text } = await through(createOpenAIProvider({ baseUrl: up.server.url, apiKey: 'k', http: up.http }), false);
     expect(text).toBe(
       'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n' +
         'data: {"id":"a","choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}]}\n\n' +
@@ -76,7 +66,7 @@ describe("a stream chunk's bytes", () => {
     const ds = '{"id":"d","choices":[{"index":0,"delta":{"content":"z"},"finish_reason":null}], "usage":null}';
     const dsUsage = '{"id":"d","choices":[], "usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5,"prompt_cache_hit_tokens":3}}';
     upstream([`data: ${ds}\n\n`, `data: ${dsUsage}\n\n`]);
-    const { text } = await through(createDeepSeekProvider({ baseUrl: server.url, apiKey: 'k', http }), true);
+    const { text } = await through(createDeepSeekProvider({ baseUrl: up.server.url, apiKey: 'k', http: up.http }), true);
     const [first, second] = text.split('\n\n');
     expect(first).toBe(`data: ${ds}`); // usage null: the hook returned the chunk itself
     expect(JSON.parse(second.slice(6)).usage.prompt_tokens_details).toEqual({ cached_tokens: 3 });
@@ -88,7 +78,7 @@ describe('through the gateway (OpenAI upstream)', () => {
   let h: Harness;
   let key: string;
   beforeAll(async () => {
-    h = await startHarness({ store: 'pglite', env: { OPENAI_BASE_URL: server.url } });
+    h = await startHarness({ store: 'pglite', env: { OPENAI_BASE_URL: up.server.url } });
     key = (await h.createTenant('pass-through')).key;
   });
   afterAll(async () => {
@@ -104,7 +94,7 @@ describe('through the gateway (OpenAI upstream)', () => {
   it('a whole answer is the upstream text, metered from its usage', async () => {
     const answer =
       '{"id":"chatcmpl-1", "object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}}';
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`\n\n${answer}`); // DeepSeek-style keep-alive blank lines before the body are left out
     });

@@ -1,6 +1,8 @@
 // A tiny local HTTP server for adapter tests: records each request and answers with whatever the test scripts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import { createUpstreamHttp, type UpstreamHttp, type UpstreamHttpOptions } from '../../src/providers/http.js';
 
 export interface Captured {
   /** Resolves when the client closed the connection (e.g. it aborted). */
@@ -77,4 +79,18 @@ export function sendSse(res: ServerResponse, events: string[], done = true): voi
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   for (const e of events) res.write(e);
   res.end(done ? 'data: [DONE]\n\n' : '');
+}
+
+/** A capture server and an upstream HTTP client for a test file: started before its tests, closed after them. */
+export function captureUpstream(options: UpstreamHttpOptions): { server: CaptureServer; http: UpstreamHttp } {
+  const up = {} as { server: CaptureServer; http: UpstreamHttp };
+  beforeAll(async () => {
+    up.server = await startCaptureServer();
+    up.http = createUpstreamHttp(options);
+  });
+  afterAll(async () => {
+    await up.http?.close();
+    await up.server?.close();
+  });
+  return up;
 }

@@ -1,12 +1,12 @@
 // OpenAI-compatible base, OpenAI and DeepSeek adapters against a capturing server: upstream bodies, quirks, errors.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { chatRequestSchema, embeddingRequestSchema, type Usage } from '../../src/api/openai.js';
 import { GatewayError } from '../../src/errors.js';
 import { createDeepSeekProvider, fixDeepSeekUsage, prepareDeepSeekChat } from '../../src/providers/deepseek.js';
-import { createUpstreamHttp, type UpstreamHttp } from '../../src/providers/http.js';
+import { createUpstreamHttp } from '../../src/providers/http.js';
 import { createOpenAIProvider, prepareOpenAIChat, tenantCacheKey } from '../../src/providers/openai.js';
 import { MAX_TOOL_CALL_ID, shortToolCallId } from '../../src/providers/openai-compatible.js';
-import { startCaptureServer, sendJson, sendSse, type CaptureServer } from './capture-server.js';
+import { captureUpstream, startCaptureServer, sendJson, sendSse } from './capture-server.js';
 import { caught, collect, ctxFor, httpOptions, upstreamError } from './contract.case.js';
 
 const KEY = 'sk-test-secret-key-0001';
@@ -21,27 +21,18 @@ const completion = {
 const req = (extra: Record<string, unknown> = {}) => chatRequestSchema.parse({ model: 'client-name', messages: [{ role: 'user', content: 'x' }], ...extra });
 
 
-let server: CaptureServer;
-let http: UpstreamHttp;
-beforeAll(async () => {
-  server = await startCaptureServer();
-  http = createUpstreamHttp(httpOptions);
-});
-afterAll(async () => {
-  await http.close();
-  await server.close();
-});
+const up = captureUpstream(httpOptions);
 beforeEach(() => {
-  server.requests.length = 0;
+  up.server.requests.length = 0;
 });
 
 describe('OpenAI adapter upstream body', () => {
   it('non-stream: model replaced, no stream fields, bearer key, tenant cache key hashed', async () => {
-    server.respond((_r, res) => sendJson(res, 200, completion));
-    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1/`, apiKey: KEY, http });
+    up.server.respond((_r, res) => sendJson(res, 200, completion));
+    const p = createOpenAIProvider({ baseUrl: `${up.server.url}/v1/`, apiKey: KEY, http: up.http });
     const c = await p.chat(req({ stream_options: { include_usage: true }, temperature: 0.3 }), { ...ctxFor('gpt-up'), tenantId: 'tenant-42' });
     expect(c.choices[0].message.content).toBe('hi');
-    const r = server.requests[0];
+    const r = up.server.requests[0];
     expect(r.url).toBe('/v1/chat/completions');
     expect(r.headers.authorization).toBe(`Bearer ${KEY}`);
     const body = r.json as Record<string, unknown>;
@@ -62,34 +53,34 @@ describe('OpenAI adapter upstream body', () => {
   });
 
   it('stream: always asks for usage, keeps the client stream_options', async () => {
-    server.respond((_r, res) => sendSse(res, ['data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n']));
-    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: KEY, http });
+    up.server.respond((_r, res) => sendSse(res, ['data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n']));
+    const p = createOpenAIProvider({ baseUrl: `${up.server.url}/v1`, apiKey: KEY, http: up.http });
     const chunks = await collect(await p.chatStream(req({ stream: true, stream_options: { include_obfuscation: false } }), ctxFor('gpt-up')));
     expect(chunks.length).toBe(1);
-    expect((server.requests[0].json as Record<string, unknown>).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
-    expect(server.requests[0].headers.accept).toBe('text/event-stream');
+    expect((up.server.requests[0].json as Record<string, unknown>).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
+    expect(up.server.requests[0].headers.accept).toBe('text/event-stream');
   });
 
   it('a stream that ends without [DONE] is a cut (kind stream)', async () => {
-    server.respond((_r, res) => sendSse(res, ['data: {"id":"a","choices":[]}\n\n'], false));
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    up.server.respond((_r, res) => sendSse(res, ['data: {"id":"a","choices":[]}\n\n'], false));
+    const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
     expect(e.kind).toBe('stream');
   });
 
   it('an in-stream error event keeps its code and type', async () => {
-    server.respond((_r, res) => sendSse(res, ['data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n']));
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    up.server.respond((_r, res) => sendSse(res, ['data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n']));
+    const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
     expect([e.kind, e.code, e.type]).toEqual(['stream', 'overloaded', 'server_error']);
   });
 
   it('2xx that is not JSON → invalid_response (not retryable)', async () => {
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>proxy</html>');
     });
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect([e.kind, e.retryable]).toEqual(['invalid_response', false]);
   });
 
@@ -98,51 +89,51 @@ describe('OpenAI adapter upstream body', () => {
     [{ 'retry-after': '3' }, 3000],
     [{}, null],
   ])('429 with %j → retryAfterMs %s', async (headers, expected) => {
-    server.respond((_r, res) => sendJson(res, 429, { error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded', param: null } }, headers));
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    up.server.respond((_r, res) => sendJson(res, 429, { error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded', param: null } }, headers));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect([e.status, e.code, e.type, e.retryAfterMs]).toEqual([429, 'rate_limit_exceeded', 'requests', expected]);
   });
 
   it('401 echoing our key → kind auth with the key redacted', async () => {
-    server.respond((_r, res) => sendJson(res, 401, { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    up.server.respond((_r, res) => sendJson(res, 401, { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect(e.kind).toBe('auth');
     expect(e.message).not.toContain(KEY);
     expect(e.retryable).toBe(true);
   });
 
   it('400 about the request keeps param, is not retryable', async () => {
-    server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad temp', type: 'invalid_request_error', code: 'invalid_value', param: 'temperature' } }));
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    up.server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad temp', type: 'invalid_request_error', code: 'invalid_value', param: 'temperature' } }));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect([e.kind, e.status, e.param, e.retryable]).toEqual(['http', 400, 'temperature', false]);
   });
 
   it('responsesRaw passes status, headers and bytes through untouched (model replaced)', async () => {
     const payload = 'event: response.created\ndata: {"type":"response.created"}\n\n';
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_up' });
       res.end(payload);
     });
-    const p = createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: KEY, http });
+    const p = createOpenAIProvider({ baseUrl: `${up.server.url}/v1`, apiKey: KEY, http: up.http });
     const raw = await p.responsesRaw({ model: 'client', input: 'hi', stream: true }, ctxFor('gpt-up'));
     expect(raw.status).toBe(200);
     expect(raw.headers['x-request-id']).toBe('req_up');
     expect(await new Response(raw.body).text()).toBe(payload);
-    expect(server.requests[0].url).toBe('/v1/responses');
-    expect(server.requests[0].json).toEqual({ model: 'gpt-up', input: 'hi', stream: true });
-    server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad' } }));
+    expect(up.server.requests[0].url).toBe('/v1/responses');
+    expect(up.server.requests[0].json).toEqual({ model: 'gpt-up', input: 'hi', stream: true });
+    up.server.respond((_r, res) => sendJson(res, 400, { error: { message: 'bad' } }));
     const bad = await p.responsesRaw({ input: 1 }, ctxFor('gpt-up'));
     expect(bad.status).toBe(400);
     expect(JSON.parse(await new Response(bad.body).text())).toEqual({ error: { message: 'bad' } });
   });
 
   it('embeddings without usage → estimated with the tokenizer', async () => {
-    server.respond((_r, res) => sendJson(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1] }], model: 'e' }));
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    up.server.respond((_r, res) => sendJson(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1] }], model: 'e' }));
+    const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const r = await p.embed(embeddingRequestSchema.parse({ model: 'e', input: 'hello world' }), ctxFor('e-up'));
     expect(r.usageSource).toBe('estimated');
     expect(r.response.usage.prompt_tokens).toBeGreaterThan(0);
-    expect((server.requests[0].json as Record<string, unknown>).model).toBe('e-up');
+    expect((up.server.requests[0].json as Record<string, unknown>).model).toBe('e-up');
   });
 });
 
@@ -169,9 +160,9 @@ describe('request normalisation per provider', () => {
 
 describe('tool call ids from other providers', () => {
   it('ids over 40 characters are shortened consistently in calls and results; short ids are untouched', async () => {
-    server.respond((_r, res) => sendJson(res, 200, completion));
+    up.server.respond((_r, res) => sendJson(res, 200, completion));
     const long = `call_${'a'.repeat(24)}.${Buffer.from('a gemini thought signature').toString('base64url')}`;
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     await p.chat(
       req({
         messages: [
@@ -183,7 +174,7 @@ describe('tool call ids from other providers', () => {
       }),
       ctxFor('m'),
     );
-    const sent = (server.requests[0].json as { messages: Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }> }).messages;
+    const sent = (up.server.requests[0].json as { messages: Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }> }).messages;
     const ids = sent[1].tool_calls?.map((c) => c.id) ?? [];
     expect(ids[0].length).toBeLessThanOrEqual(MAX_TOOL_CALL_ID);
     expect(ids[0]).toBe(shortToolCallId(long));
@@ -234,11 +225,11 @@ describe('DeepSeek adapter', () => {
   });
 
   it('blank lines before the JSON body, reasoning_content kept in history and answer', async () => {
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`\n\n\n${JSON.stringify({ ...completion, choices: [{ ...completion.choices[0], message: { role: 'assistant', content: 'a', reasoning_content: 'r' } }], usage: { ...completion.usage, prompt_cache_hit_tokens: 2 } })}`);
     });
-    const p = createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const p = createDeepSeekProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const history = [
       { role: 'user', content: 'q' },
       { role: 'assistant', content: null, reasoning_content: 'earlier thinking', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
@@ -247,14 +238,14 @@ describe('DeepSeek adapter', () => {
     const c = await p.chat(req({ messages: history }), ctxFor('deepseek-v4-flash'));
     expect(c.choices[0].message.reasoning_content).toBe('r');
     expect(c.usage?.prompt_tokens_details?.cached_tokens).toBe(2);
-    const sent = server.requests[0].json as { messages: Array<Record<string, unknown>> };
+    const sent = up.server.requests[0].json as { messages: Array<Record<string, unknown>> };
     expect(sent.messages[1].reasoning_content).toBe('earlier thinking');
   });
 
   it('stream: keep-alive comments ignored, reasoning deltas passed, usage cached tokens mapped', async () => {
     const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id: 'd', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
-    server.respond((_r, res) =>
+    up.server.respond((_r, res) =>
       sendSse(res, [
         ': keep-alive\n\n',
         chunk({ role: 'assistant', content: null, reasoning_content: 'th' }),
@@ -263,15 +254,15 @@ describe('DeepSeek adapter', () => {
         `data: ${JSON.stringify({ id: 'd', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_cache_hit_tokens: 3 } })}\n\n`,
       ]),
     );
-    const p = createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http });
+    const p = createDeepSeekProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const chunks = await collect(await p.chatStream(req({ stream: true }), ctxFor('deepseek-flash')));
     expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? c.choices[0]?.delta.content ?? null)).toEqual(['th', 'ok', null]);
     expect(chunks[2].usage?.prompt_tokens_details?.cached_tokens).toBe(3);
   });
 
   it('402 insufficient balance → insufficient_quota', async () => {
-    server.respond((_r, res) => sendJson(res, 402, { error: { message: 'Insufficient Balance', type: 'unknown_error', param: null, code: 'invalid_request_error' } }));
-    const e = await upstreamError(createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('deepseek-flash')));
+    up.server.respond((_r, res) => sendJson(res, 402, { error: { message: 'Insufficient Balance', type: 'unknown_error', param: null, code: 'invalid_request_error' } }));
+    const e = await upstreamError(createDeepSeekProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('deepseek-flash')));
     expect([e.kind, e.status, e.code, e.type]).toEqual(['http', 402, 'insufficient_quota', 'insufficient_quota']);
   });
 });
@@ -281,7 +272,7 @@ describe('connection pool', () => {
     const own = await startCaptureServer();
     own.respond((_r, res) => sendJson(res, 200, completion));
     try {
-      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http });
+      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http: up.http });
       for (let i = 0; i < 10; i++) await p.chat(req(), ctxFor('m'));
       expect(own.requests.length).toBe(10);
       // undici may open a second socket while the first one finishes its previous answer; never one per call.
@@ -297,29 +288,29 @@ describe('network failures', () => {
     const dead = await startCaptureServer();
     const url = dead.url;
     await dead.close();
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect([e.kind, e.retryable]).toEqual(['connect', true]);
   });
 
   it('aborting the signal cancels the upstream request (the server sees the connection close)', async () => {
-    server.respond(() => {}); // never answers
+    up.server.respond(() => {}); // never answers
     const ac = new AbortController();
-    const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m', ac));
-    await expect.poll(() => server.requests.length, { timeout: 10_000 }).toBe(1);
+    const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m', ac));
+    await expect.poll(() => up.server.requests.length, { timeout: 10_000 }).toBe(1);
     ac.abort();
     const e = await upstreamError(p);
     expect(e.kind).toBe('aborted');
-    await server.requests[0].closed;
+    await up.server.requests[0].closed;
   });
 
   it('a stream that goes silent longer than the idle timeout → kind timeout', async () => {
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"id":"a","choices":[]}\n\n');
     });
     const quick = createUpstreamHttp({ ...httpOptions, bodyIdleTimeoutMs: 200 });
     try {
-      const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick });
+      const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: quick });
       const e = await upstreamError(collect(await p.chatStream(req({ stream: true }), ctxFor('m'))));
       expect(e.kind).toBe('timeout');
     } finally {
@@ -328,19 +319,19 @@ describe('network failures', () => {
   });
 
   it('a non-stream answer cut after its headers → kind stream (the answer was cut), not a parse error', async () => {
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
       res.write('{"id":"chatcmpl-1","choices":[');
       setTimeout(() => res.socket?.destroy(), 20);
     });
-    const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m')));
+    const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m')));
     expect(e.kind).toBe('stream');
   });
 
   it('a non-stream answer in several pieces, with a byte-order mark, is read whole', async () => {
     const body = JSON.stringify({ id: 'chatcmpl-2', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'héllo wörld' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]);
-    server.respond(async (_r, res) => {
+    up.server.respond(async (_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       // Split inside a multi-byte character: the pieces are decoded together.
       const cut = bytes.indexOf(Buffer.from('ö')) + 1;
@@ -348,12 +339,12 @@ describe('network failures', () => {
       await new Promise((r) => setTimeout(r, 20));
       res.end(bytes.subarray(cut));
     });
-    const c = await createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req(), ctxFor('m'));
+    const c = await createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req(), ctxFor('m'));
     expect(c.choices[0].message.content).toBe('héllo wörld');
   });
 
   it('a whole answer read as a web stream passes every piece on, also those arriving after it was opened', async () => {
-    server.respond(async (_r, res) => {
+    up.server.respond(async (_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       for (const piece of ['{"a":', '1,"b":', '2}']) {
         res.write(piece);
@@ -362,20 +353,20 @@ describe('network failures', () => {
       res.end();
     });
     const ac = new AbortController();
-    const res = await http.request({ provider: 'openai', url: `${server.url}/x`, headers: {}, body: '{}', signal: ac.signal, abort: (r) => ac.abort(r), wholeAnswerDeadline: true });
+    const res = await up.http.request({ provider: 'openai', url: `${up.server.url}/x`, headers: {}, body: '{}', signal: ac.signal, abort: (r) => ac.abort(r), wholeAnswerDeadline: true });
     const text = await new Response(res.toWeb()).text();
     expect(JSON.parse(text)).toEqual({ a: 1, b: 2 });
     expect(() => res.toWeb()).toThrow(/already consumed/);
   });
 
   it('a stream whose headers never come → kind timeout, and the deadline ends with the headers', async () => {
-    server.respond(() => {}); // never answers
+    up.server.respond(() => {}); // never answers
     const quick = createUpstreamHttp({ ...httpOptions, timeoutMs: 300, bodyIdleTimeoutMs: 5_000 });
     try {
-      const p = createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick });
+      const p = createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: quick });
       expect((await upstreamError(p.chatStream(req({ stream: true }), ctxFor('m')))).kind).toBe('timeout');
       // Headers at once, then events slower than the header deadline but within the idle timeout: the stream lives.
-      server.respond(async (_r, res) => {
+      up.server.respond(async (_r, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.flushHeaders();
         await new Promise((r) => setTimeout(r, 500));
@@ -390,14 +381,14 @@ describe('network failures', () => {
   });
 
   it('a non-stream answer that trickles past the deadline → kind timeout', async () => {
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       const t = setInterval(() => res.write(' '), 50);
       res.on('close', () => clearInterval(t));
     });
     const quick = createUpstreamHttp({ ...httpOptions, timeoutMs: 300 });
     try {
-      const e = await upstreamError(createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http: quick }).chat(req(), ctxFor('m')));
+      const e = await upstreamError(createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: quick }).chat(req(), ctxFor('m')));
       expect(e.kind).toBe('timeout');
     } finally {
       await quick.close();
@@ -405,9 +396,9 @@ describe('network failures', () => {
   });
 
   it('GatewayError from a request the adapter cannot send is not wrapped', async () => {
-    const e = await caught(createDeepSeekProvider({ baseUrl: server.url, apiKey: KEY, http }).chat(req({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }), ctxFor('m')));
+    const e = await caught(createDeepSeekProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chat(req({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }), ctxFor('m')));
     expect(e).toBeInstanceOf(GatewayError);
-    expect(server.requests.length).toBe(0);
+    expect(up.server.requests.length).toBe(0);
   });
 });
 
@@ -415,7 +406,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
   const chunkEvent = (i: number, pad = '') =>
     `data: {"id":"a","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${i}${pad}"},"finish_reason":null}]}\n\n`;
   const streamReq = (url: string, ac = new AbortController()) =>
-    http.request({
+    up.http.request({
       provider: 'openai',
       url: `${url}/chat/completions`,
       headers: { 'content-type': 'application/json' },
@@ -436,7 +427,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
       setTimeout(() => res.end(), 20);
     });
     try {
-      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http });
+      const p = createOpenAIProvider({ baseUrl: own.url, apiKey: KEY, http: up.http });
       for (let i = 0; i < 10; i++) {
         expect((await collect(await p.chatStream(req({ stream: true }), ctxFor('m')))).length).toBe(2);
         // The reader is done at [DONE]; the next call may reuse the connection once the body's end has come in.
@@ -451,8 +442,8 @@ describe('stream path: events parsed as the bytes arrive', () => {
   });
 
   it('the events before an error event reach the reader first, then the error', async () => {
-    server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2), 'data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n', chunkEvent(3)]));
-    const stream = await createOpenAIProvider({ baseUrl: server.url, apiKey: KEY, http }).chatStream(req({ stream: true }), ctxFor('m'));
+    up.server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2), 'data: {"error":{"message":"overloaded","type":"server_error","code":"overloaded"}}\n\n', chunkEvent(3)]));
+    const stream = await createOpenAIProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http }).chatStream(req({ stream: true }), ctxFor('m'));
     const seen: string[] = [];
     const e = await caught(
       (async () => {
@@ -464,28 +455,28 @@ describe('stream path: events parsed as the bytes arrive', () => {
   });
 
   it('bytes that arrive before the reader asks for events are kept and parsed then, also when the answer has ended', async () => {
-    server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2)]));
-    const done = await streamReq(server.url);
-    await server.requests[0].closed; // the whole answer is in before anyone reads it
+    up.server.respond((_r, res) => sendSse(res, [chunkEvent(1), chunkEvent(2)]));
+    const done = await streamReq(up.server.url);
+    await up.server.requests[0].closed; // the whole answer is in before anyone reads it
     const got = [];
     for await (const c of done.events(parse, early)) got.push(c.choices[0].delta.content);
     expect(got).toEqual(['1', '2']);
 
-    server.requests.length = 0;
-    server.respond((_r, res) => sendSse(res, [chunkEvent(1)], false));
-    const cut = await streamReq(server.url);
-    await server.requests[0].closed;
+    up.server.requests.length = 0;
+    up.server.respond((_r, res) => sendSse(res, [chunkEvent(1)], false));
+    const cut = await streamReq(up.server.url);
+    await up.server.requests[0].closed;
     const e = await caught(collect(cut.events(parse, early) as AsyncIterable<never>));
     expect((e as Error).message).toBe('ended before [DONE]');
   });
 
   it('thousands of events in one network chunk all reach the reader, in order', async () => {
     const n = 5000; // more than the queue keeps before compacting (1024)
-    server.respond((_r, res) => {
+    up.server.respond((_r, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(Array.from({ length: n }, (_, i) => `data: {"i":${i}}\n\n`).join('') + 'data: [DONE]\n\n');
     });
-    const res = await streamReq(server.url);
+    const res = await streamReq(up.server.url);
     const seen: number[] = [];
     for await (const e of res.events((d) => (d === '[DONE]' ? null : (JSON.parse(d) as { i: number })), early)) seen.push(e.i);
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
@@ -508,7 +499,7 @@ describe('stream path: events parsed as the bytes arrive', () => {
     });
     try {
       const ac = new AbortController();
-      const res = await http.request({
+      const res = await up.http.request({
         provider: 'openai',
         url: `${own.url}/chat/completions`,
         headers: {},
