@@ -1,10 +1,9 @@
 // createApp(deps): the whole Hono application. It never listens: server.ts serves it, tests call app.request() or serve it.
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { GatewayDeps } from './gateway/deps.js';
 import { budgetSpecsFor } from './limits/budgets.js';
-import type { AppEnv } from './http/context.js';
+import { outgoingOf, type AppEnv } from './http/context.js';
 import { createErrorHandler, createRefusalCounter, notFound } from './http/errors.js';
 import { createV1Routes } from './http/v1.js';
 import { createOpsRoutes } from './http/ops.js';
@@ -30,7 +29,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set('t0', performance.now());
     // Served by @hono/node-server: set on the Node response, which merges it into whatever headers the answer writes.
     // Reading c.res.headers instead would turn every lightweight Response into a full one (~5% of the CPU per request).
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const outgoing = outgoingOf(c);
     if (outgoing) outgoing.setHeader('x-request-id', id);
     await next();
     if (!outgoing) c.res.headers.set('x-request-id', id);

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { ClientSignal } from '../gateway/upstream-signal.js';
+import { outgoingOf } from './context.js';
 
 const PREMATURE_CLOSE = 'Client connection prematurely closed.';
 const kSignal = Symbol('tollgate.clientSignal');
@@ -50,7 +51,7 @@ function onClose(this: Outgoing): void {
 
 /** The request's client signal: on the Node server the connection's, elsewhere (app.request in tests) the Request's. */
 export function clientSignalOf(c: Context): ClientSignal {
-  const outgoing = (c.env as { outgoing?: Outgoing } | undefined)?.outgoing;
+  const outgoing = outgoingOf(c) as Outgoing | undefined;
   if (!outgoing) return c.req.raw.signal;
   let signal = outgoing[kSignal];
   if (signal) return signal;

@@ -1,4 +1,6 @@
-// Hono context variables shared by middleware and routes.
+// Hono context variables shared by middleware and routes, and the Node response behind a request.
+import type { ServerResponse } from 'node:http';
+import type { Context } from 'hono';
 import type { ApiKeyRecord, Tenant } from '../store/interface.js';
 
 export interface AuthInfo {
@@ -15,4 +17,9 @@ export interface AppEnv {
     /** The error code the request was answered with, set by errorResponse() (the refusal counter reads it). */
     errorCode?: string;
   };
+}
+
+/** The Node response of a request served by @hono/node-server (its `env.outgoing`); undefined elsewhere (app.request). */
+export function outgoingOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
 }

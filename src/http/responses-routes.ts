@@ -5,9 +5,8 @@ import type { GatewayDeps } from '../gateway/deps.js';
 import { parseResponsesRequest } from '../responses/index.js';
 import { GatewayError } from '../errors.js';
 import { parseJson, readBody } from './body.js';
-import type { AppEnv } from './context.js';
+import { outgoingOf, type AppEnv } from './context.js';
 import { clientSignalOf } from './client-signal.js';
-import { outgoingOf } from './sse-out.js';
 
 export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();

@@ -5,7 +5,6 @@
 // and a ReadableStream, a reader and a promise chain per event (docs/performance.md, 2026-12-07). Anywhere else
 // (app.request in tests, another runtime) the same source becomes a ReadableStream.
 import type { ServerResponse } from 'node:http';
-import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 
 /** A pull source of SSE bytes: the client's pace sets when the next event is read (backpressure). */
@@ -78,11 +77,6 @@ export function eventPull<T>(o: EventPullOptions<T>): SseSource {
       finish();
     },
   };
-}
-
-/** The Node response of a request served by @hono/node-server; undefined elsewhere. */
-export function outgoingOf(c: Context): ServerResponse | undefined {
-  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
 }
 
 /** The SSE answer: written directly when `out` is the Node response, else returned as a streamed Response. */

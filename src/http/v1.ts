@@ -12,9 +12,8 @@ import { listModels } from '../gateway/models.js';
 import type { GatewayDeps } from '../gateway/deps.js';
 import { readJson } from './body.js';
 import { clientSignalOf } from './client-signal.js';
-import { outgoingOf } from './sse-out.js';
 import { createResponsesRoutes } from './responses-routes.js';
-import type { AppEnv } from './context.js';
+import { outgoingOf, type AppEnv } from './context.js';
 
 export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
   const v1 = new Hono<AppEnv>();
