@@ -53,6 +53,15 @@ export function fixDeepSeekUsage<U extends Usage | null | undefined>(usage: U): 
   return usage;
 }
 
+/**
+ * A completion or chunk with its usage fixed; the object itself when the usage needed nothing (DeepSeek also sends
+ * `prompt_tokens_details.cached_tokens`), so that the adapter passes the upstream's bytes through (src/gateway/sse.ts).
+ */
+function withFixedUsage<T extends { usage?: Usage | null }>(c: T): T {
+  const usage = fixDeepSeekUsage(c.usage);
+  return usage === c.usage ? c : { ...c, usage };
+}
+
 export function createDeepSeekProvider(options: DeepSeekProviderOptions): OpenAICompatibleProvider {
   return createOpenAICompatibleProvider({
     name: 'deepseek',
@@ -61,8 +70,8 @@ export function createDeepSeekProvider(options: DeepSeekProviderOptions): OpenAI
     http: options.http,
     hooks: {
       prepareChat: (body, req) => prepareDeepSeekChat(body, req),
-      fixCompletion: (c) => (c.usage ? { ...c, usage: fixDeepSeekUsage(c.usage) } : c),
-      fixChunk: (c) => (c.usage ? { ...c, usage: fixDeepSeekUsage(c.usage) } : c),
+      fixCompletion: withFixedUsage,
+      fixChunk: withFixedUsage,
       statusCodes: { 402: { code: 'insufficient_quota', type: 'insufficient_quota' } },
     },
   });

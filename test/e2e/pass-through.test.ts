@@ -5,7 +5,7 @@ import { chatRequestSchema } from '../../src/api/openai.js';
 import { sseSource, type StreamOutcome } from '../../src/gateway/sse.js';
 import { createDeepSeekProvider } from '../../src/providers/deepseek.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
-import type { Provider } from '../../src/providers/types.js';
+import { completionText, type Provider } from '../../src/providers/types.js';
 import { captureUpstream, sendSse } from '../providers/capture-server.js';
 import { ctxFor, httpOptions } from '../providers/contract.case.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -71,6 +71,44 @@ describe("a stream chunk's bytes", () => {
     expect(first).toBe(`data: ${ds}`); // usage null: the hook returned the chunk itself
     expect(JSON.parse(second.slice(6)).usage.prompt_tokens_details).toEqual({ cached_tokens: 3 });
     expect(second).not.toContain(', "usage"'); // written by JSON.stringify
+  });
+});
+
+describe('DeepSeek, whose usage already carries cached_tokens', () => {
+  const deepseek = () => createDeepSeekProvider({ baseUrl: up.server.url, apiKey: 'k', http: up.http });
+  const fullUsage = '"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5,"prompt_cache_hit_tokens":3,"prompt_cache_miss_tokens":1,"prompt_tokens_details":{"cached_tokens":3}}';
+
+  it('its usage chunk passes through: the hook had nothing to fix', async () => {
+    const ds = '{"id":"d","choices":[{"index":0,"delta":{"content":"z"},"finish_reason":null}], "usage":null}';
+    const dsUsage = `{"id":"d","choices":[], ${fullUsage}}`;
+    upstream([`data: ${ds}\n\n`, `data: ${dsUsage}\n\n`]);
+    const { text, outcome } = await through(deepseek(), true);
+    expect(text).toBe(`data: ${ds}\n\ndata: ${dsUsage}\n\ndata: [DONE]\n\n`);
+    expect(outcome.usage?.prompt_tokens_details?.cached_tokens).toBe(3);
+  });
+
+  it('its whole answer passes through', async () => {
+    const answer = `{"id":"d", "object":"chat.completion","created":1,"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"z"},"finish_reason":"stop"}],${fullUsage}}`;
+    up.server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    });
+    const req = chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    const c = await deepseek().chat(req, ctxFor('m'));
+    expect(completionText.get(c)).toBe(answer);
+    expect(c.usage?.prompt_tokens_details?.cached_tokens).toBe(3);
+  });
+
+  it('an answer without cached_tokens is still fixed, and serialised again', async () => {
+    const answer = '{"id":"d", "object":"chat.completion","created":1,"model":"deepseek-chat","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5,"prompt_cache_hit_tokens":3}}';
+    up.server.respond((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    });
+    const req = chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    const c = await deepseek().chat(req, ctxFor('m'));
+    expect(completionText.get(c)).toBeUndefined();
+    expect(c.usage?.prompt_tokens_details).toEqual({ cached_tokens: 3 });
   });
 });
 
