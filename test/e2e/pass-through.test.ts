@@ -17,6 +17,14 @@ function upstream(events: string[]): void {
   up.server.respond((_r, res) => sendSse(res, events));
 }
 
+/** The upstream's whole answer, as written. */
+function upstreamAnswer(text: string): void {
+  up.server.respond((_r, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(text);
+  });
+}
+
 /** The client's SSE text through the provider and the gateway's stream source, and what the gateway tallied. */
 async function through(p: Provider, includeUsage: boolean): Promise<{ text: string; outcome: StreamOutcome }> {
   const req = chatRequestSchema.parse({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] });
@@ -87,26 +95,20 @@ describe('DeepSeek, whose usage already carries cached_tokens', () => {
     expect(outcome.usage?.prompt_tokens_details?.cached_tokens).toBe(3);
   });
 
+  const answerOf = (text: string) => {
+    upstreamAnswer(text);
+    return deepseek().chat(chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] }), ctxFor('m'));
+  };
+
   it('its whole answer passes through', async () => {
     const answer = `{"id":"d", "object":"chat.completion","created":1,"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"z"},"finish_reason":"stop"}],${fullUsage}}`;
-    up.server.respond((_r, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(answer);
-    });
-    const req = chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
-    const c = await deepseek().chat(req, ctxFor('m'));
+    const c = await answerOf(answer);
     expect(completionText.get(c)).toBe(answer);
     expect(c.usage?.prompt_tokens_details?.cached_tokens).toBe(3);
   });
 
   it('an answer without cached_tokens is still fixed, and serialised again', async () => {
-    const answer = '{"id":"d", "object":"chat.completion","created":1,"model":"deepseek-chat","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5,"prompt_cache_hit_tokens":3}}';
-    up.server.respond((_r, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(answer);
-    });
-    const req = chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
-    const c = await deepseek().chat(req, ctxFor('m'));
+    const c = await answerOf('{"id":"d", "object":"chat.completion","created":1,"model":"deepseek-chat","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5,"prompt_cache_hit_tokens":3}}');
     expect(completionText.get(c)).toBeUndefined();
     expect(c.usage?.prompt_tokens_details).toEqual({ cached_tokens: 3 });
   });
@@ -132,10 +134,7 @@ describe('through the gateway (OpenAI upstream)', () => {
   it('a whole answer is the upstream text, metered from its usage', async () => {
     const answer =
       '{"id":"chatcmpl-1", "object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}}';
-    up.server.respond((_r, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`\n\n${answer}`); // DeepSeek-style keep-alive blank lines before the body are left out
-    });
+    upstreamAnswer(`\n\n${answer}`); // DeepSeek-style keep-alive blank lines before the body are left out
     const res = await ask(false);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(answer);
