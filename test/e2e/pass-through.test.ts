@@ -6,7 +6,7 @@ import { sseSource, type StreamOutcome } from '../../src/gateway/sse.js';
 import { createDeepSeekProvider } from '../../src/providers/deepseek.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { completionText, type Provider } from '../../src/providers/types.js';
-import { captureUpstream, sendSse } from '../providers/capture-server.js';
+import { captureUpstream, sendJson, sendSse } from '../providers/capture-server.js';
 import { ctxFor, httpOptions } from '../providers/contract.case.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -19,10 +19,7 @@ function upstream(events: string[]): void {
 
 /** The upstream's whole answer, as written. */
 function upstreamAnswer(text: string): void {
-  up.server.respond((_r, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(text);
-  });
+  up.server.respond((_r, res) => sendJson(res, 200, text));
 }
 
 /** The client's SSE text through the provider and the gateway's stream source, and what the gateway tallied. */

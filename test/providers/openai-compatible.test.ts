@@ -225,10 +225,9 @@ describe('DeepSeek adapter', () => {
   });
 
   it('blank lines before the JSON body, reasoning_content kept in history and answer', async () => {
-    up.server.respond((_r, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`\n\n\n${JSON.stringify({ ...completion, choices: [{ ...completion.choices[0], message: { role: 'assistant', content: 'a', reasoning_content: 'r' } }], usage: { ...completion.usage, prompt_cache_hit_tokens: 2 } })}`);
-    });
+    up.server.respond((_r, res) =>
+      sendJson(res, 200, `\n\n\n${JSON.stringify({ ...completion, choices: [{ ...completion.choices[0], message: { role: 'assistant', content: 'a', reasoning_content: 'r' } }], usage: { ...completion.usage, prompt_cache_hit_tokens: 2 } })}`),
+    );
     const p = createDeepSeekProvider({ baseUrl: up.server.url, apiKey: KEY, http: up.http });
     const history = [
       { role: 'user', content: 'q' },
