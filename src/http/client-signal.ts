@@ -4,7 +4,7 @@
 // object and a listener on the response's `close`, under the same rule as node-server's own close handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import type { ClientSignal } from '../gateway/upstream-signal.js';
+import { LightSignal, type ClientSignal } from '../gateway/upstream-signal.js';
 import { outgoingOf } from './context.js';
 
 const PREMATURE_CLOSE = 'Client connection prematurely closed.';
@@ -12,30 +12,10 @@ const kSignal = Symbol('tollgate.clientSignal');
 
 type Outgoing = ServerResponse & { [kSignal]?: ConnectionSignal };
 
-class ConnectionSignal implements ClientSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  private listeners: Array<() => void> | null = null;
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    if (this.aborted) return;
-    // Nearly always one listener (the upstream attempt's): an exact one-slot array, not an empty one grown by push.
-    if (this.listeners) this.listeners.push(listener);
-    else this.listeners = [listener];
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    const i = this.listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) this.listeners!.splice(i, 1);
-  }
-
+/** The connection's signal: aborted by the response's `close` handler below. */
+class ConnectionSignal extends LightSignal {
   abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listeners = this.listeners;
-    this.listeners = null;
-    if (listeners) for (const l of listeners) l(); // each listener runs once: the list is dropped first
+    this.fire(reason);
   }
 }
 

@@ -11,7 +11,7 @@ import type { UpstreamHttp, UpstreamResponse } from './http.js';
 import { createImageFetcher, ImageFetchError, type ImageFetcher, type InlineImage } from './image-fetch.js';
 import { joinUrl } from './openai-compatible.js';
 import { sseBatches } from './sse.js';
-import type { CallContext, Provider } from './types.js';
+import type { AbortLike, CallContext, Provider } from './types.js';
 import { invalidResponse, tryParseJson } from './upstream-errors.js';
 
 export interface GeminiProviderOptions {
@@ -48,7 +48,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): GeminiProv
   const { apiKey, http } = options;
   let fetcher: ImageFetcher | null = null;
 
-  async function resolveImageUrl(url: string, param: string, signal: AbortSignal): Promise<InlineImage> {
+  async function resolveImageUrl(url: string, param: string, signal: AbortLike): Promise<InlineImage> {
     if (!/^https?:/i.test(url)) {
       throw new GatewayError('invalid_request', `${param}.url must be a data: URL or an http(s) URL`, { param });
     }

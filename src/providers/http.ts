@@ -2,7 +2,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { createSseDecoder, sseBatches, type SseDecoder } from './sse.js';
 import type { FileConfig } from '../config/schema.js';
-import { UpstreamError, type ProviderName, type UpstreamFailureKind } from './types.js';
+import { UpstreamError, type AbortLike, type ProviderName, type UpstreamFailureKind } from './types.js';
 import { remembered } from '../bounded-map.js';
 
 export interface UpstreamHttpOptions {
@@ -22,8 +22,8 @@ export interface UpstreamRequest {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  /** The caller's cancellation (client gone, attempt timeout): passed to undici as is. */
-  signal: AbortSignal;
+  /** The caller's cancellation (client gone, attempt timeout); undici is cancelled through its own controller. */
+  signal: AbortLike;
   /** Aborts `signal`: the upstream deadline fires through it, so a call needs no controller of its own. */
   abort(reason: Error): void;
   /** true: the deadline covers the whole answer (non-stream); false: only until headers (streams). */
@@ -80,7 +80,7 @@ function errorCode(err: unknown): string | undefined {
 export interface NetworkErrorContext {
   provider: ProviderName;
   /** The caller's signal: aborted means the client went away. */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Our own deadline fired. */
   deadlineFired: boolean;
   /** Failed after the headers: a cut in the middle of the answer. */

@@ -2,6 +2,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
+import type { AbortLike } from './types.js';
 
 export interface InlineImage {
   mimeType: string;
@@ -115,7 +116,7 @@ export interface ImageFetcherOptions {
 }
 
 export interface ImageFetcher {
-  fetch(url: string, signal: AbortSignal): Promise<InlineImage>;
+  fetch(url: string, signal: AbortLike): Promise<InlineImage>;
   close(): Promise<void>;
 }
 
@@ -179,13 +180,14 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
     return { mimeType, data: Buffer.concat(chunks).toString('base64') };
   }
 
-  async function fetchImage(rawUrl: string, signal: AbortSignal): Promise<InlineImage> {
+  async function fetchImage(rawUrl: string, caller: AbortLike): Promise<InlineImage> {
     let url: URL;
     try {
       url = new URL(rawUrl);
     } catch {
       throw new ImageFetchError('image URL is not a valid URL');
     }
+    const signal = toAbortSignal(caller);
     const timeout = AbortSignal.timeout(options.timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
     const maxRedirects = options.maxRedirects ?? 3;
@@ -208,4 +210,13 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
   }
 
   return { fetch: fetchImage, close: () => agent.close() };
+}
+
+/** A real AbortSignal following `s` (AbortSignal.any and undici take no other); `s` itself when it is one. */
+function toAbortSignal(s: AbortLike): AbortSignal {
+  if (s instanceof AbortSignal) return s;
+  const ac = new AbortController();
+  if (s.aborted) ac.abort(s.reason);
+  else s.addEventListener('abort', () => ac.abort(s.reason));
+  return ac.signal;
 }

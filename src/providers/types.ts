@@ -4,12 +4,23 @@ import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, Embeddin
 export const providerNames = ['openai', 'deepseek', 'gemini'] as const;
 export type ProviderName = (typeof providerNames)[number];
 
+/**
+ * What an upstream call needs of a cancellation signal: an AbortSignal is one, and so are the gateway's lighter
+ * per-request signals (src/gateway/upstream-signal.ts). Each listener runs once, when it aborts.
+ */
+export interface AbortLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface CallContext {
   /** The provider's own model id (catalog `upstream_id`), replacing the client's `model`. */
   upstreamModel: string;
   requestId: string;
   /** Aborted when the client goes away or the overall timeout fires: the upstream request must be cancelled. */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Aborts `signal` (the attempt owns it): the upstream deadline cancels the call through it. */
   abort(reason: Error): void;
   /** Tenant id, for provider features keyed by it (e.g. OpenAI prompt_cache_key); never sent raw. */

@@ -1,6 +1,7 @@
 // Image fetching for Gemini: only public addresses (SSRF guard), size, type, redirect and time limits; data: URLs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImageFetcher, ImageFetchError, isPublicAddress, parseDataUrl } from '../../src/providers/image-fetch.js';
+import { linkSignals } from '../../src/gateway/upstream-signal.js';
 import { startCaptureServer, type CaptureServer } from './capture-server.js';
 import { caught } from './contract.case.js';
 
@@ -84,6 +85,23 @@ describe('createImageFetcher', () => {
       const e = await caught(f.fetch(`${server.url}${path}`, new AbortController().signal));
       expect(e).toBeInstanceOf(ImageFetchError);
       expect((e as Error).message).toMatch(message);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("stops when the gateway's own attempt signal aborts (not an AbortSignal: the fetch follows it through a controller)", async () => {
+    const f = relaxed();
+    try {
+      const attempt = linkSignals(new AbortController().signal, 60_000);
+      const before = server.requests.length;
+      const pending = caught(f.fetch(`${server.url}/slow`, attempt.signal));
+      await expect.poll(() => server.requests.length).toBe(before + 1); // the request is out, the server never answers
+      attempt.abort(new Error('client gone'));
+      const e = await pending;
+      // The caller's abort, not the fetcher's own time limit (5 s here).
+      expect(e).not.toBeInstanceOf(ImageFetchError);
+      expect(attempt.signal.aborted).toBe(true);
     } finally {
       await f.close();
     }
