@@ -191,7 +191,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
     abortReason = r instanceof Error ? r : new Error(String(r ?? 'aborted'));
     controller?.abort(abortReason);
   };
-  req.signal.addEventListener('abort', onAbort, { once: true });
+  req.signal.addEventListener('abort', onAbort); // removed when settled; an abort fires once
   const settle = (s: Settle) => {
     if (settled) return;
     settled = s;
@@ -340,7 +340,7 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
     abortReason = r instanceof Error ? r : new Error(String(r ?? 'aborted'));
     controller?.abort(abortReason);
   };
-  req.signal.addEventListener('abort', onAbort, { once: true });
+  req.signal.addEventListener('abort', onAbort); // removed when settled; an abort fires once
 
   const over = () => (mode === 'events' ? queue.length - head > HIGH_EVENTS : mode !== 'text' && queuedBytes > HIGH_BYTES);
 
