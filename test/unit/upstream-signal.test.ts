@@ -1,15 +1,28 @@
 // An upstream attempt's signal (src/gateway/upstream-signal.ts): aborted by the client, by the overall timeout or by
 // the gateway itself, each listener once; released, it follows neither the client nor the timer any more.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { linkSignals, LightSignal } from '../../src/gateway/upstream-signal.js';
+import { linkSignals } from '../../src/gateway/upstream-signal.js';
+import type { AbortLike } from '../../src/providers/types.js';
 
-/** A client connection's signal, as http/client-signal.ts builds it. */
-class Client extends LightSignal {
+/** A client's signal that shows its listeners: the attempt must leave none behind once released. */
+class Client implements AbortLike {
+  aborted = false;
+  reason: unknown = undefined;
+  readonly listeners = new Set<() => void>();
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.listeners.add(listener);
+  }
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    this.listeners.delete(listener);
+  }
   leave(reason: unknown): void {
-    this.fire(reason);
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    for (const l of [...this.listeners]) l();
   }
   get listenerCount(): number {
-    return (this as unknown as { listeners: unknown[] | null }).listeners?.length ?? 0;
+    return this.listeners.size;
   }
 }
 
