@@ -1,4 +1,5 @@
-// The Lua scripts of the Redis limiter: admit (all limits + budget reservation), settle, state, reset. One round trip each.
+// The Lua scripts of the Redis limiter: a batch of admissions (all limits + budget reservation) and settlements, settle,
+// state, reset. One round trip each.
 //
 // Exactness. Money never becomes a Lua number: budget counters are Redis integer strings changed only by INCRBY/DECRBY
 // (exact 64-bit arithmetic on the server) and compared as decimal strings. The caller passes `limit − reserve` as the
@@ -84,12 +85,27 @@ local function chargeExisting(keys, ex, amount)
   for _, k in ipairs(keys) do if ex[k] then redis.call('INCRBY', k, amount) end end
 end
 
--- Leaky bucket level at \`now\` from its HMGET l t n (0 when the bucket does not exist), drained at \`limit\` or at the
--- stored one.
+-- Token buckets go through a cache of the script's own: each is read at most once (HMGET l t n) and written once at the
+-- end (flushBuckets), however many admissions and settlements of one call touch it. Nothing else reads a bucket while
+-- a script runs and a key's clock stands still for the script, so this leaves what writing every change at once would.
+-- A cached bucket is {l, t, n} as HSET stores them (integers), plus the level before rounding (for its expiry); false
+-- when it does not exist.
+local buckets, dirtyBuckets = {}, {}
+local function bucket(key)
+  local v = buckets[key]
+  if v == nil then
+    local r = redis.call('HMGET', key, 'l', 't', 'n')
+    if r[1] then v = {tonumber(r[1]), tonumber(r[2]), tonumber(r[3])} else v = false end
+    buckets[key] = v
+  end
+  return v
+end
+
+-- Leaky bucket level at \`now\` (0 when the bucket does not exist), drained at \`limit\` or at the stored one.
 local function drained(v, now, limit)
-  if not v[1] then return 0 end
-  local l, t = tonumber(v[1]), tonumber(v[2])
-  local n = limit or tonumber(v[3])
+  if not v then return 0 end
+  local l, t = v[1], v[2]
+  local n = limit or v[3]
   local dt = now - t
   if dt < 0 then dt = 0 end
   if dt > W then dt = W end
@@ -99,12 +115,20 @@ local function drained(v, now, limit)
 end
 
 local function level(key, now, limit)
-  return drained(redis.call('HMGET', key, 'l', 't', 'n'), now, limit)
+  return drained(bucket(key), now, limit)
 end
 
 local function putLevel(key, l, now, n)
-  redis.call('HSET', key, 'l', fmt(l), 't', fmt(now), 'n', fmt(n))
-  redis.call('PEXPIRE', key, math.ceil(l / n) + W)
+  buckets[key] = {tonumber(fmt(l)), tonumber(fmt(now)), tonumber(fmt(n)), l}
+  dirtyBuckets[key] = true
+end
+
+local function flushBuckets()
+  for key in pairs(dirtyBuckets) do
+    local v = buckets[key]
+    redis.call('HSET', key, 'l', fmt(v[1]), 't', fmt(v[2]), 'n', fmt(v[3]))
+    redis.call('PEXPIRE', key, math.ceil(v[4] / v[3]) + W)
+  end
 end
 
 -- Returns expired open reservations to their counters (bounded work per call) and drops old tombstones. Returns how
@@ -135,20 +159,18 @@ local function touch(res, resx, ms)
   end
 end
 
--- Seeds missing counters from ARGV seeds ('' = none given); returns the 1-based indices still missing, and the values
--- read on the way in (MGET: a counter's string as GET gives it, false for one missing — or not a string, which EXISTS
--- then tells apart). A value read stays the counter's own until something writes counters: seeding only creates the
--- ones read as false.
-local function ensureCounters(bk, keys, first, nb, argv, a0, stride)
+-- Seeds missing counters (seeds[i] '' = none given; expiry at expireAts[i]); returns the 1-based indices still missing,
+-- and the values read on the way in (MGET: a counter's string as GET gives it, false for one missing — or not a string,
+-- which EXISTS then tells apart). A value read stays the counter's own until something writes counters: seeding only
+-- creates the ones read as false.
+local function ensureCounters(bk, keys, expireAts, seeds)
   local missing, vals = {}, {}
-  if nb > 0 then vals = redis.call('MGET', unpack(keys, first, first + nb - 1)) end
-  for i = 1, nb do
-    local key = keys[first + i - 1]
-    local a = a0 + (i - 1) * stride
+  if #keys > 0 then vals = redis.call('MGET', unpack(keys)) end
+  for i, key in ipairs(keys) do
     if not vals[i] and redis.call('EXISTS', key) == 0 then
-      local seed = argv[a + 2]
+      local seed = seeds[i]
       if seed ~= '' then
-        redis.call('SET', key, seed, 'PXAT', argv[a + 1])
+        redis.call('SET', key, seed, 'PXAT', expireAts[i])
         -- The set of a tenant's counters, for resetBudgets; it outlives any monthly counter.
         redis.call('SADD', bk, key)
         redis.call('PEXPIRE', bk, 40 * 86400000)
@@ -160,11 +182,11 @@ local function ensureCounters(bk, keys, first, nb, argv, a0, stride)
   return missing, vals
 end
 
--- Settles one request (the settle script, and the settlements riding on an admission): gives its reservation back,
--- charges its actual cost, corrects its token buckets by actual − estimated tokens and leaves a tombstone. With no record
--- the actual cost goes to keys[from..to], the budget counters of its periods. Returns 'settled' | 'late' | 'dup' |
--- 'none'; only the first two write (the caller then keeps the reservation keys alive: touch).
-local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, keys, from, to)
+-- Settles one request (the settle script, and the settlements in a batch): gives its reservation back, charges its
+-- actual cost, corrects its token buckets by actual − estimated tokens and leaves a tombstone. With no record the actual
+-- cost goes to \`late\`, the budget counters of its periods. Returns 'settled' | 'late' | 'dup' | 'none'; only the first
+-- two write (the caller then keeps the reservation keys alive: touch).
+local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, late)
   local rec = redis.call('HGET', res, rid)
   local outcome
   if rec then
@@ -181,12 +203,11 @@ local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, keys, f
     local delta = actualTokens - r.est
     if delta ~= 0 then
       for _, k in ipairs(r.tkeys) do
-        -- putLevel writes l, t and n together and nothing else writes a bucket: l is there iff the bucket exists.
-        local v = redis.call('HMGET', k, 'l', 't', 'n')
-        if v[1] then
+        local v = bucket(k)
+        if v then
           -- A settlement may carry an earlier instant than the bucket's last update: never move its clock back.
-          local at = math.max(now, tonumber(v[2]))
-          local n = tonumber(v[3])
+          local at = math.max(now, v[2])
+          local n = v[3]
           local l = drained(v, at, n) + delta * W
           if l < 0 then l = 0 end
           putLevel(k, l, at, n)
@@ -195,11 +216,8 @@ local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, keys, f
     end
     if r.state == 'o' then outcome = 'settled' else outcome = 'late' end
   else
-    if to < from then return 'none' end
-    if actual ~= '0' then
-      local late = {unpack(keys, from, to)}
-      chargeExisting(late, existing(late), actual)
-    end
+    if #late == 0 then return 'none' end
+    if actual ~= '0' then chargeExisting(late, existing(late), actual) end
     outcome = 'late'
   end
   redis.call('HSET', res, rid, 's')
@@ -209,117 +227,173 @@ end
 `;
 
 /**
- * KEYS: res, resx, bk, rate keys (nr), budget counter keys (nb), then each riding settlement's budget counter keys.
- * ARGV: now, requestId, tokens, ttlMs, nr, nb, then per rate key: kind (r|t), limit;
- *       then per budget: mode (h|s), expireAtMs, seed ('' or pico), threshold (limit − reserve), reserve;
- *       then tokenKeysForRecord (tab-separated);
- *       then ns, and per riding settlement: now, requestId, actualPico, actualTokens, its number of budget keys.
- * Riding settlements are the same tenant's (redis-limiter.ts): applied first, exactly as the settle script would have
- * been just before this admission, whatever the admission's answer.
- * Returns {'seed', i…} | {'ok', rem1, reset1, …, used1, …} | {'no', kind, retryMs, rem1, reset1, …, used1, …, budgetIndex}.
+ * One call for a tenant's admissions and settlements in the order they were issued, each applied exactly as if it had
+ * been a script call of its own (test/limits/batch-script.test.ts compares the two on random sequences). An admission
+ * judges every rate limit and hard budget of its group and reserves all or nothing; a settlement gives a reservation
+ * back and charges the actual cost. What the operations share is done once per call: reading and writing the token
+ * buckets (a cache, above), the counters' existence check per group, the reservation keys' keep-alive, TIME.
+ *
+ * KEYS: res, resx, bk, then every other key the call names (rate keys, budget counters), each once.
+ * ARGV: ttlMs, ng, then per group (admissions of one key and model under the same limits and budgets): nr, nb,
+ *       per rate limit: key index, kind (r|t), limit; per budget: key index, mode (h|s), expireAtMs, seed ('' or pico);
+ *       then the group's token-bucket key names, tab-separated (for the reservation record);
+ *       then nops and the operations:
+ *         'a', group, now, requestId, tokens, reserve, then per budget of its group: threshold (limit − reserve)
+ *         's', now, requestId, actualPico, actualTokens, nk, then nk key indices (its budget counters, charged when the
+ *              request has no record)
+ * Returns one reply per admission, in order: {'seed', i…} | {'ok', rem1, reset1, …, used1, …} |
+ * {'no', kind, retryMs, rem1, reset1, …, used1, …, budgetIndex}.
  */
-export const admitLua = `${common}
+export const batchLua = `${common}
 local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
-local now, rid, tokens, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local nr, nb = tonumber(ARGV[5]), tonumber(ARGV[6])
-local b0 = 7 + 2 * nr
-local tkeys, ns = ARGV[b0 + nb * 5], tonumber(ARGV[b0 + nb * 5 + 1])
--- The riding settlements wrote: the reservation keys must be kept alive (by the record's touch below, or on their own).
-local settledHere = false
-local pruned = 0
-if ns > 0 then
-  local a, k = b0 + nb * 5 + 2, 4 + nr + nb
-  for _ = 1, ns do
-    local nk, at = tonumber(ARGV[a + 4]), tonumber(ARGV[a])
-    -- Pruned at the settlement's own instant, as the settle script does: pruned at the admission's, a tombstone that
-    -- expired in between would let a settlement sent twice be charged twice.
-    prune(res, resx, at, ttl)
-    local o = settleOne(res, resx, at, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ttl, KEYS, k, k + nk - 1)
-    if o == 'settled' or o == 'late' then settledHere = true end
-    a, k = a + 5, k + nk
+local ttl, ng = tonumber(ARGV[1]), tonumber(ARGV[2])
+local a = 3
+local groups = {}
+for g = 1, ng do
+  local G = {nr = tonumber(ARGV[a]), nb = tonumber(ARGV[a + 1]), rkey = {}, kind = {}, lim = {}, bkey = {}, mode = {}, exp = {}, seed = {}}
+  a = a + 2
+  for i = 1, G.nr do
+    G.rkey[i], G.kind[i], G.lim[i] = KEYS[tonumber(ARGV[a])], ARGV[a + 1], tonumber(ARGV[a + 2])
+    a = a + 3
   end
-end
--- Read after the settlements: the values stay the counters' own (pruned = 0) until this script writes counters again.
-local missing, vals = ensureCounters(bk, KEYS, 4 + nr, nb, ARGV, b0, 5)
-if #missing > 0 then
-  if settledHere then touch(res, resx, 2 * ttl + W) end
-  table.insert(missing, 1, 'seed')
-  return missing
-end
-pruned = prune(res, resx, now, ttl)
-
-local cur, nxt, out, refusal, retry = {}, {}, {}, nil, 0
-for i = 1, nr do
-  local kind, n = ARGV[5 + 2 * i], tonumber(ARGV[6 + 2 * i])
-  local cost = 1
-  if kind == 't' then cost = tokens end
-  cur[i] = level(KEYS[3 + i], now, n)
-  nxt[i] = cur[i] + cost * W
-  local cap = n * W
-  if nxt[i] > cap then
-    local wait
-    if cost > n then wait = math.ceil(cur[i] / n) else wait = math.ceil((nxt[i] - cap) / n) end
-    if wait > retry then retry = wait end
-    if refusal == nil or (refusal == 't' and kind == 'r') then refusal = kind end
+  for i = 1, G.nb do
+    G.bkey[i], G.mode[i], G.exp[i], G.seed[i] = KEYS[tonumber(ARGV[a])], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    a = a + 4
   end
+  G.tkeys = ARGV[a]
+  G.bjoined = table.concat(G.bkey, '\\t')
+  a = a + 1
+  groups[g] = G
 end
 
-local used, budgetRefusal = {}, 0
-for i = 1, nb do
-  local key = KEYS[3 + nr + i]
-  -- The value ensureCounters read, unless prune may have written counters since (or it was not read as a string).
-  if pruned == 0 and vals[i] then used[i] = vals[i] else used[i] = redis.call('GET', key) or '0' end
-  local a = b0 + (i - 1) * 5
-  if ARGV[a] == 'h' and budgetRefusal == 0 and cmp(used[i], ARGV[a + 3]) > 0 then budgetRefusal = i end
-end
+-- Budget counters' values as this call last read or wrote them; forgotten whenever counters may have been written
+-- otherwise (a prune, a settlement, a reservation replaced).
+local ctr = {}
+-- How long the reservation keys must live at least (0: nothing was written that needs them).
+local keep = 0
+local serverNow = nil
 
-local function rateOut(levels)
-  for i = 1, nr do
-    local n = tonumber(ARGV[6 + 2 * i])
+local function rateOut(out, G, levels)
+  for i = 1, G.nr do
+    local n = G.lim[i]
     table.insert(out, math.floor((n * W - levels[i]) / W))
     table.insert(out, math.ceil(levels[i] / n))
   end
 end
 
--- All or nothing: a refusal changes nothing of the admission's own (the riding settlements stand).
-if refusal ~= nil or budgetRefusal > 0 then
-  out = {'no', refusal or 'b', retry}
-  rateOut(cur)
-  for i = 1, nb do table.insert(out, used[i]) end
-  table.insert(out, budgetRefusal)
-  if settledHere then touch(res, resx, 2 * ttl + W) end
+local function admitOne(G, now, rid, tokens, reserve, t0)
+  if G.missing == nil then
+    local missing, vals = ensureCounters(bk, G.bkey, G.exp, G.seed)
+    G.missing = missing
+    for i = 1, G.nb do if vals[i] then ctr[G.bkey[i]] = vals[i] end end
+  end
+  if #G.missing > 0 then
+    local out = {'seed'}
+    for _, i in ipairs(G.missing) do table.insert(out, i) end
+    return out
+  end
+  if prune(res, resx, now, ttl) > 0 then ctr = {} end
+
+  local cur, nxt, refusal, retry = {}, {}, nil, 0
+  for i = 1, G.nr do
+    local kind, n = G.kind[i], G.lim[i]
+    local cost = 1
+    if kind == 't' then cost = tokens end
+    cur[i] = level(G.rkey[i], now, n)
+    nxt[i] = cur[i] + cost * W
+    local cap = n * W
+    if nxt[i] > cap then
+      local wait
+      if cost > n then wait = math.ceil(cur[i] / n) else wait = math.ceil((nxt[i] - cap) / n) end
+      if wait > retry then retry = wait end
+      if refusal == nil or (refusal == 't' and kind == 'r') then refusal = kind end
+    end
+  end
+
+  local used, budgetRefusal = {}, 0
+  for i = 1, G.nb do
+    local key = G.bkey[i]
+    local u = ctr[key]
+    if u == nil then
+      u = redis.call('GET', key) or '0'
+      ctr[key] = u
+    end
+    used[i] = u
+    if G.mode[i] == 'h' and budgetRefusal == 0 and cmp(u, ARGV[t0 + i - 1]) > 0 then budgetRefusal = i end
+  end
+
+  -- All or nothing: a refusal changes nothing of the admission's own.
+  if refusal ~= nil or budgetRefusal > 0 then
+    local out = {'no', refusal or 'b', retry}
+    rateOut(out, G, cur)
+    for i = 1, G.nb do table.insert(out, used[i]) end
+    table.insert(out, budgetRefusal)
+    return out
+  end
+
+  local out = {'ok'}
+  -- The same request id admitted again (a retried admission) replaces its earlier reservation.
+  local old = redis.call('HGET', res, rid)
+  if old and string.sub(old, 1, 1) == 'o' then
+    local r = parse(old)
+    for _, k in ipairs(r.bkeys) do unreserve(k, r.amount) end
+    ctr = {}
+  end
+  for i = 1, G.nr do putLevel(G.rkey[i], nxt[i], now, G.lim[i]) end
+  rateOut(out, G, nxt)
+  if G.nb > 0 and serverNow == nil then
+    local t = redis.call('TIME')
+    serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  for i = 1, G.nb do
+    local key = G.bkey[i]
+    keep = math.max(keep, tonumber(G.exp[i]) - serverNow)
+    if reserve ~= '0' then
+      redis.call('INCRBY', key, reserve)
+      ctr[key] = nil
+    end
+    -- Read back rather than INCRBY's reply: that becomes a Lua number, inexact above 2^53 pico-USD.
+    local u = ctr[key]
+    if u == nil then
+      u = redis.call('GET', key) or '0'
+      ctr[key] = u
+    end
+    table.insert(out, u)
+  end
+  if G.nb > 0 or G.tkeys ~= '' then
+    redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. G.bjoined .. '\\n' .. G.tkeys .. '\\n' .. fmt(tokens))
+    redis.call('ZADD', resx, now + ttl, rid)
+    keep = math.max(keep, 2 * ttl + W)
+  end
   return out
 end
 
-out = {'ok'}
--- The same request id admitted again (a retried admission) replaces its earlier reservation.
-local old = redis.call('HGET', res, rid)
-if old and string.sub(old, 1, 1) == 'o' then
-  local r = parse(old)
-  for _, k in ipairs(r.bkeys) do unreserve(k, r.amount) end
+local replies = {}
+local nops = tonumber(ARGV[a])
+a = a + 1
+for _ = 1, nops do
+  if ARGV[a] == 's' then
+    local at, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 5])
+    local late = {}
+    for j = 1, nk do late[j] = KEYS[tonumber(ARGV[a + 5 + j])] end
+    -- Pruned at the settlement's own instant, as the settle script does: pruned at a later one, a tombstone that
+    -- expired in between would let a settlement sent twice be charged twice.
+    if prune(res, resx, at, ttl) > 0 then ctr = {} end
+    local o = settleOne(res, resx, at, ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ttl, late)
+    if o == 'settled' or o == 'late' then
+      ctr = {}
+      keep = math.max(keep, 2 * ttl + W)
+    end
+    a = a + 6 + nk
+  else
+    local G = groups[tonumber(ARGV[a + 1])]
+    table.insert(replies, admitOne(G, tonumber(ARGV[a + 2]), ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5], a + 6))
+    a = a + 6 + G.nb
+  end
 end
-for i = 1, nr do putLevel(KEYS[3 + i], nxt[i], now, tonumber(ARGV[6 + 2 * i])) end
-rateOut(nxt)
-local reserve, bkeys, keep = '0', {}, 2 * ttl + W
-local t = redis.call('TIME')
-local serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, nb do
-  local key, a = KEYS[3 + nr + i], b0 + (i - 1) * 5
-  reserve = ARGV[a + 4]
-  keep = math.max(keep, tonumber(ARGV[a + 1]) - serverNow)
-  if reserve ~= '0' then redis.call('INCRBY', key, reserve) end
-  used[i] = redis.call('GET', key) or '0'
-  table.insert(bkeys, key)
-  table.insert(out, used[i])
-end
-if nb > 0 or tkeys ~= '' then
-  redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. table.concat(bkeys, '\\t') .. '\\n' .. tkeys .. '\\n' .. fmt(tokens))
-  redis.call('ZADD', resx, now + ttl, rid)
-  touch(res, resx, keep) -- keep ≥ 2 × ttl + W: covers the riding settlements too
-elseif settledHere then
-  touch(res, resx, 2 * ttl + W)
-end
-return out
+if keep > 0 then touch(res, resx, keep) end
+flushBuckets()
+return replies
 `;
 
 /**
@@ -331,19 +405,24 @@ export const settleLua = `${common}
 local res, resx = KEYS[1], KEYS[2]
 local now, rid, actual, actualTokens, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 prune(res, resx, now, ttl)
-local outcome = settleOne(res, resx, now, rid, actual, actualTokens, ttl, KEYS, 3, #KEYS)
+local outcome = settleOne(res, resx, now, rid, actual, actualTokens, ttl, {unpack(KEYS, 3)})
 if outcome == 'settled' or outcome == 'late' then touch(res, resx, 2 * ttl + W) end
+flushBuckets()
 return outcome
 `;
 
 /**
- * KEYS: res, resx, bk, budget counter keys. ARGV: now, ttlMs, nb, then per budget: unused, expireAtMs, seed.
+ * KEYS: res, resx, bk, budget counter keys. ARGV: now, ttlMs, nb, then per budget: expireAtMs, seed.
  * Returns {'seed', i…} | {'ok', used1, …}.
  */
 export const stateLua = `${common}
 local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
 local now, ttl, nb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local missing, vals = ensureCounters(bk, KEYS, 4, nb, ARGV, 4, 3)
+local keys, expireAts, seeds = {}, {}, {}
+for i = 1, nb do
+  keys[i], expireAts[i], seeds[i] = KEYS[3 + i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]
+end
+local missing, vals = ensureCounters(bk, keys, expireAts, seeds)
 if #missing > 0 then
   table.insert(missing, 1, 'seed')
   return missing
@@ -351,7 +430,7 @@ end
 local pruned = prune(res, resx, now, ttl)
 local out = {'ok'}
 for i = 1, nb do
-  if pruned == 0 and vals[i] then table.insert(out, vals[i]) else table.insert(out, redis.call('GET', KEYS[3 + i]) or '0') end
+  if pruned == 0 and vals[i] then table.insert(out, vals[i]) else table.insert(out, redis.call('GET', keys[i]) or '0') end
 end
 return out
 `;

@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { type AheadOptions, clampReserve, createAheadBook, type Mark } from './ahead.js';
 import type { AdmitRequest, AdmitResult, BudgetSpec, BudgetState, Limiter, Settlement, SpendSeeder } from './interface.js';
-import { admitLua, resetLua, settleLua, stateLua } from './lua.js';
+import { batchLua, resetLua, settleLua, stateLua } from './lua.js';
 import {
   applicableLimits,
   type ApplicableLimit,
@@ -25,6 +25,11 @@ export interface RedisCoreOptions {
   now?: () => number;
   /** Admission without waiting for Redis far from every limit (ahead.ts); absent = always wait. */
   ahead?: AheadOptions;
+  /**
+   * How long an admission that went ahead waits for others of its tenant to share its script call (a batch); a
+   * settlement of a tenant with a batch open joins it. 0 = each admission is a call of its own at the end of the turn.
+   */
+  batchWindowMs?: number;
 }
 
 /** The Redis limiter with admission ahead of Redis' answer (see ahead.ts). */
@@ -42,6 +47,8 @@ export interface RedisCoreLimiter extends Limiter {
   ): AdmitResult | null;
   /** admit(), with the tenant's riding settlements (sent inside the same script, before the admission). */
   admit(req: AdmitRequest, rides?: Rides | null): Promise<AdmitResult>;
+  /** Sends every batch still open (close() does too, and waits for their answers). */
+  flush(): void;
   /**
    * Takes a settlement to ride inside its tenant's next admission (counted now by the ahead book, as settle() would);
    * false when it cannot ride, because its own admission still waits to seed counters: settle it on its own.
@@ -50,8 +57,8 @@ export interface RedisCoreLimiter extends Limiter {
 }
 
 /**
- * Settlements of one tenant riding inside an admission's script instead of a script call each (admitLua applies them
- * first). `done` hears once Redis answered that call (no argument) or that it failed (the error): with a RangeError
+ * Settlements of one tenant riding inside an admission's script instead of a script call each (the batch script applies
+ * them first). `done` hears once Redis answered that call (no argument) or that it failed (the error): with a RangeError
  * nothing was sent; otherwise they may or may not have been applied, and settling again is harmless (idempotent).
  */
 export interface Rides {
@@ -63,7 +70,7 @@ type Reply = Array<string | number>;
 type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
 
 interface ScriptClient {
-  tgLimitAdmit: ScriptFn;
+  tgLimitBatch: ScriptFn;
   tgLimitSettle: ScriptFn;
   tgLimitState: ScriptFn;
   tgLimitReset: ScriptFn;
@@ -72,7 +79,7 @@ interface ScriptClient {
 /** Registers the scripts (EVALSHA, reloaded by ioredis on NOSCRIPT) once per client. */
 function scriptsOf(redis: Redis): ScriptClient {
   const scripts = [
-    ['tgLimitAdmit', admitLua],
+    ['tgLimitBatch', batchLua],
     ['tgLimitSettle', settleLua],
     ['tgLimitState', stateLua],
     ['tgLimitReset', resetLua],
@@ -157,6 +164,139 @@ function checkBudget(spec: BudgetSpec): void {
   if (spec.limitPico < 0n || spec.limitPico > MAX_BUDGET_PICO) throw new RangeError(`budget limit out of range: ${spec.limitPico}`);
 }
 
+/** Admissions of one key and model under the same limits and budgets: what the batch script reads once per call. */
+interface Group {
+  keyId: string | null;
+  model: string | null;
+  limits: ApplicableLimit[];
+  budgets: BudgetSpec[];
+  seeds: readonly string[];
+}
+
+/** Most operations, and groups, in one call of the batch script. */
+const MAX_BATCH_OPS = 256;
+const MAX_BATCH_GROUPS = 32;
+const NO_SEEDS: readonly string[] = [];
+
+function sameGroup(g: Group, limits: ApplicableLimit[], budgets: BudgetSpec[], seeds: readonly string[]): boolean {
+  if (g.limits.length !== limits.length || g.budgets.length !== budgets.length) return false;
+  for (let i = 0; i < limits.length; i++) {
+    const x = g.limits[i];
+    const y = limits[i];
+    if (x.scope !== y.scope || x.kind !== y.kind || x.limit !== y.limit) return false;
+  }
+  for (let i = 0; i < budgets.length; i++) {
+    const x = g.budgets[i];
+    const y = budgets[i];
+    if (x.period !== y.period || x.mode !== y.mode || x.periodStart.getTime() !== y.periodStart.getTime()) return false;
+    if (counterExpiry(x) !== counterExpiry(y) || (g.seeds[i] ?? '') !== (seeds[i] ?? '')) return false;
+  }
+  return true;
+}
+
+type AdmissionWaiter = (reply: Reply | null, err?: unknown) => void;
+
+/**
+ * A tenant's admissions and settlements waiting to leave in one call of the batch script (batchLua), in the order they
+ * were issued: Redis applies them in that order, each as a script call of its own would have.
+ */
+class Batch {
+  readonly keys: string[];
+  private readonly keyAt = new Map<string, number>();
+  private readonly groups: Group[] = [];
+  private readonly groupArgs: Array<string | number> = [];
+  private readonly ops: Array<string | number> = [];
+  private nops = 0;
+  /** Per admission, in order: its reply, or the call's error. */
+  private readonly admissions: AdmissionWaiter[] = [];
+  /** Each hears once the call was answered (no argument) or failed (the error). */
+  private readonly after: Array<(err?: unknown) => void> = [];
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly tenantId: string,
+    private readonly k: TenantKeys,
+  ) {
+    this.keys = [k.res, k.resx, k.bk];
+  }
+
+  get full(): boolean {
+    return this.nops >= MAX_BATCH_OPS;
+  }
+
+  /** The 1-based index of a key in KEYS, added at its first use. */
+  private key(name: string): number {
+    let i = this.keyAt.get(name);
+    if (i === undefined) {
+      this.keys.push(name);
+      this.keyAt.set(name, (i = this.keys.length));
+    }
+    return i;
+  }
+
+  /** The request's group (1-based), added at its first use; 0 when this batch cannot take it (send it, use a new one). */
+  groupOf(req: AdmitRequest, limits: ApplicableLimit[], seeds: readonly string[]): number {
+    const { groups } = this;
+    for (let g = 0; g < groups.length; g++) {
+      const x = groups[g];
+      if (x.keyId === req.keyId && x.model === req.model) return sameGroup(x, limits, req.budgets, seeds) ? g + 1 : 0;
+    }
+    if (groups.length >= MAX_BATCH_GROUPS) return 0;
+    groups.push({ keyId: req.keyId, model: req.model, limits, budgets: req.budgets, seeds });
+    const a = this.groupArgs;
+    a.push(limits.length, req.budgets.length);
+    let tokenKeys = '';
+    for (const l of limits) {
+      const name = this.k.rate(l.scope, l.subject, l.kind);
+      if (l.kind === 't') tokenKeys = tokenKeys === '' ? name : `${tokenKeys}\t${name}`;
+      a.push(this.key(name), l.kind, l.limit);
+    }
+    req.budgets.forEach((b, i) => a.push(this.key(this.k.budget(b)), b.mode === 'hard' ? 'h' : 's', counterExpiry(b), seeds[i] ?? ''));
+    a.push(tokenKeys);
+    return groups.length;
+  }
+
+  addAdmission(group: number, req: AdmitRequest, reserve: bigint, waiter: AdmissionWaiter): void {
+    const o = this.ops;
+    o.push('a', group, req.now, req.requestId, clampTokens(req.tokens), reserve.toString());
+    for (const b of req.budgets) o.push((b.limitPico - reserve).toString());
+    this.nops++;
+    this.admissions.push(waiter);
+  }
+
+  addSettlement(s: Settlement): void {
+    const o = this.ops;
+    o.push('s', s.now, s.requestId, settledPico(s), clampTokens(s.actualTokens), s.budgets.length);
+    for (const b of s.budgets) o.push(this.key(this.k.budget(b)));
+    this.nops++;
+  }
+
+  onAnswer(f: (err?: unknown) => void): void {
+    this.after.push(f);
+  }
+
+  /** numkeys, KEYS and ARGV of the batch script. */
+  args(ttlMs: number): Array<string | number> {
+    return [this.keys.length, ...this.keys, ttlMs, this.groups.length, ...this.groupArgs, this.nops, ...this.ops];
+  }
+
+  answered(v: unknown): void {
+    const n = this.admissions.length;
+    if (!Array.isArray(v) || v.length !== n || !v.every(Array.isArray)) {
+      this.failed(new Error(`limiter script: unexpected reply ${String(v)}`));
+      return;
+    }
+    for (let i = 0; i < n; i++) this.admissions[i](v[i] as Reply);
+    for (const f of this.after) f();
+  }
+
+  failed(err: unknown): void {
+    const e = err ?? new Error('limiter script failed');
+    for (const w of this.admissions) w(null, e);
+    for (const f of this.after) f(e);
+  }
+}
+
 export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimiter {
   const { redis, seeder } = options;
   const scripts = scriptsOf(redis);
@@ -172,27 +312,50 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
    */
   const seeding = new Map<string, Promise<unknown>>();
 
-  async function admitChecked(req: AdmitRequest, rides?: Rides | null): Promise<AdmitResult> {
+  /** Batches open per tenant (see Batch), the last call sent (one connection answers in order: awaiting it awaits all). */
+  const open = new Map<string, Batch>();
+  let lastSent: Promise<unknown> = Promise.resolve();
+  const windowMs = options.batchWindowMs ?? 0;
+
+  function send(b: Batch): void {
+    if (open.get(b.tenantId) === b) open.delete(b.tenantId);
+    if (b.timer) clearTimeout(b.timer);
+    b.timer = null;
+    lastSent = scripts.tgLimitBatch(...b.args(ttlMs)).then(
+      (v) => b.answered(v),
+      (err: unknown) => b.failed(err),
+    );
+  }
+
+  function batchFor(tenantId: string): Batch {
+    let b = open.get(tenantId);
+    if (!b) {
+      b = new Batch(tenantId, keysOf(tenantId));
+      open.set(tenantId, b);
+      if (windowMs > 0) b.timer = setTimeout(send, windowMs, b);
+    }
+    return b;
+  }
+
+  /** Sends the tenant's open batch, if any: what follows on the connection comes after it. */
+  function sendOpen(tenantId: string): void {
+    const b = open.get(tenantId);
+    if (b) send(b);
+  }
+
+  async function admitChecked(req: AdmitRequest, rides: Rides | null, lazy: boolean): Promise<AdmitResult> {
     let mark = book?.sent(req) ?? null;
     const limits = applicableLimits(req);
-    let reply: Reply;
-    if (rides) {
-      try {
-        reply = await admitOnce(req, limits, [], rides.settlements);
-      } catch (err) {
-        rides.done(err);
-        throw err;
-      }
-      rides.done();
-    } else reply = await admitOnce(req, limits, []);
+    let reply = await admitOnce(req, limits, NO_SEEDS, rides, lazy);
     // A missing counter (cold start, flushed Redis, new period): seed it from the ledger and retry once.
     if (reply[0] === 'seed') {
       // The counters are gone (a new tenant or period, or flushed, evicted, reset elsewhere): the tenant's readings no
       // longer hold. The retry is the admission that counts, in a tally started afresh.
       book?.forget(req.tenantId);
-      const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => {
+      const first = reply;
+      const retry = seedsFor(req.tenantId, req.budgets, first).then((seeds) => {
         mark = book?.sent(req) ?? null;
-        return admitOnce(req, limits, seeds); // the riding settlements went with the first call
+        return admitOnce(req, limits, seeds, null, false); // the riding settlements went with the first call
       });
       seeding.set(req.requestId, retry);
       try {
@@ -220,23 +383,36 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
     return seeds;
   }
 
-  async function admitOnce(req: AdmitRequest, limits: ApplicableLimit[], seeds: string[], rides: readonly Settlement[] = []): Promise<Reply> {
-    const k = keysOf(req.tenantId);
+  /**
+   * Queues the admission (after its riding settlements) in its tenant's batch; sent now unless `lazy` (an admission
+   * that went ahead), which leaves with the batch's timer. A budget out of range refuses it before anything is queued
+   * (a RangeError, which the riding settlements hear too).
+   */
+  function admitOnce(req: AdmitRequest, limits: ApplicableLimit[], seeds: readonly string[], rides: Rides | null, lazy: boolean): Promise<Reply> {
+    try {
+      for (const b of req.budgets) checkBudget(b);
+    } catch (err) {
+      rides?.done(err);
+      return Promise.reject(err);
+    }
     const reserve = clampReserve(req.reservePico);
-    const rateKeys = limits.map((l) => k.rate(l.scope, l.subject, l.kind));
-    const budgetKeys = req.budgets.map(k.budget);
-    const args: Array<string | number> = [k.res, k.resx, k.bk, ...rateKeys, ...budgetKeys];
-    for (const s of rides) for (const b of s.budgets) args.push(k.budget(b));
-    args.unshift(args.length);
-    args.push(req.now, req.requestId, clampTokens(req.tokens), ttlMs, limits.length, req.budgets.length);
-    for (const l of limits) args.push(l.kind, l.limit);
-    req.budgets.forEach((b, i) => {
-      checkBudget(b);
-      args.push(b.mode === 'hard' ? 'h' : 's', counterExpiry(b), seeds[i] ?? '', (b.limitPico - reserve).toString(), reserve.toString());
-    });
-    args.push(rateKeys.filter((_, i) => limits[i].kind === 't').join('\t'), rides.length);
-    for (const s of rides) args.push(s.now, s.requestId, settledPico(s), clampTokens(s.actualTokens), s.budgets.length);
-    return asReply(await scripts.tgLimitAdmit(...args));
+    let b = batchFor(req.tenantId);
+    let group = b.groupOf(req, limits, seeds);
+    if (group === 0) {
+      send(b);
+      b = batchFor(req.tenantId);
+      group = b.groupOf(req, limits, seeds);
+    }
+    if (rides) {
+      for (const s of rides.settlements) b.addSettlement(s);
+      b.onAnswer(rides.done);
+    }
+    const batch = b;
+    const reply = new Promise<Reply>((resolve, reject) =>
+      batch.addAdmission(group, req, reserve, (r, err) => (r === null ? reject(err) : resolve(r))),
+    );
+    if (!lazy || windowMs <= 0 || b.full) send(b);
+    return reply;
   }
 
   function parseAdmit(req: AdmitRequest, limits: ApplicableLimit[], reply: Reply, mark: Mark | null): AdmitResult {
@@ -269,18 +445,18 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
     const k = keysOf(tenantId);
     const keys = [k.res, k.resx, k.bk, ...budgets.map(k.budget)];
     const args: Array<string | number> = [keys.length, ...keys, clock(), ttlMs, budgets.length];
-    budgets.forEach((b, i) => args.push('', counterExpiry(b), seeds[i] ?? ''));
+    budgets.forEach((b, i) => args.push(counterExpiry(b), seeds[i] ?? ''));
     return asReply(await scripts.tgLimitState(...args));
   }
 
   return {
     status: 'up',
-    admit: admitChecked,
+    admit: (req, rides) => admitChecked(req, rides ?? null, false),
     admitAhead(req, failed, refused, rides) {
       const result = book?.tryAhead(req) ?? null;
       if (result === null) return null;
-      // Sent now (admitOnce writes before its first await): whatever follows on this connection comes after it.
-      admitChecked(req, rides).then((r) => {
+      // Queued now (admitChecked queues before its first await): whatever follows for this tenant comes after it.
+      admitChecked(req, rides ?? null, true).then((r) => {
         if (!r.ok) refused(req, r);
       }, failed);
       return result;
@@ -294,21 +470,39 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       const retry = seeding.get(s.requestId);
       if (retry) await retry.catch(() => {});
       book?.settled(s.tenantId, s.actualPico, s.actualTokens - s.estimatedTokens);
+      // Its tenant has a batch open (admissions that went ahead): it joins the batch, behind them.
+      const b = open.get(s.tenantId);
+      if (b) {
+        await new Promise<void>((resolve, reject) => {
+          b.addSettlement(s);
+          b.onAnswer((err) => (err === undefined ? resolve() : reject(err)));
+          if (b.full) send(b);
+        });
+        return;
+      }
       const k = keysOf(s.tenantId);
       const keys = [k.res, k.resx, ...s.budgets.map(k.budget)];
       await scripts.tgLimitSettle(keys.length, ...keys, s.now, s.requestId, settledPico(s), clampTokens(s.actualTokens), ttlMs);
     },
     async budgetState(tenantId, budgets) {
+      sendOpen(tenantId);
       let reply = await stateOnce(tenantId, budgets, []);
       if (reply[0] === 'seed') reply = await stateOnce(tenantId, budgets, await seedsFor(tenantId, budgets, reply));
       if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
       return budgets.map((b, i) => budgetStateOf(b, BigInt(String(reply[i + 1]))));
     },
     async resetBudgets(tenantId) {
+      sendOpen(tenantId);
       book?.forget(tenantId);
       const k = keysOf(tenantId);
       await scripts.tgLimitReset(2, k.res, k.bk);
     },
-    async close() {},
+    flush() {
+      for (const b of [...open.values()]) send(b);
+    },
+    async close() {
+      this.flush();
+      await lastSent;
+    },
   };
 }
