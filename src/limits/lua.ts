@@ -131,9 +131,25 @@ local function flushBuckets()
   end
 end
 
+-- The earliest deadline in resx as far as this script knows (nil: not known yet; math.huge: none), so that a prune with
+-- nothing due asks Redis nothing: read at the first prune of a call, lowered by the deadlines the call adds (deadline()),
+-- forgotten after a prune that went through records. A deadline moved later by ZADD leaves it low, which only costs a
+-- prune that finds nothing.
+local nextDue = nil
+
+local function deadline(resx, at, id)
+  redis.call('ZADD', resx, at, id)
+  if nextDue ~= nil and at < nextDue then nextDue = at end
+end
+
 -- Returns expired open reservations to their counters (bounded work per call) and drops old tombstones. Returns how
 -- many records it went through: 0 = it wrote nothing.
 local function prune(res, resx, now, ttl)
+  if nextDue == nil then
+    local first = redis.call('ZRANGE', resx, 0, 0, 'WITHSCORES')
+    if first[2] then nextDue = tonumber(first[2]) else nextDue = math.huge end
+  end
+  if now < nextDue then return 0 end
   local ids = redis.call('ZRANGEBYSCORE', resx, '-inf', now, 'LIMIT', 0, 200)
   for _, id in ipairs(ids) do
     local rec = redis.call('HGET', res, id)
@@ -147,6 +163,7 @@ local function prune(res, resx, now, ttl)
       redis.call('ZREM', resx, id)
     end
   end
+  nextDue = nil
   return #ids
 end
 
@@ -221,7 +238,7 @@ local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, late)
     outcome = 'late'
   end
   redis.call('HSET', res, rid, 's')
-  redis.call('ZADD', resx, now + ttl, rid)
+  deadline(resx, now + ttl, rid)
   return outcome
 end
 `;
@@ -362,7 +379,7 @@ local function admitOne(G, now, rid, tokens, reserve, t0)
   end
   if G.nb > 0 or G.tkeys ~= '' then
     redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. G.bjoined .. '\\n' .. G.tkeys .. '\\n' .. fmt(tokens))
-    redis.call('ZADD', resx, now + ttl, rid)
+    deadline(resx, now + ttl, rid)
     keep = math.max(keep, 2 * ttl + W)
   end
   return out
