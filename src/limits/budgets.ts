@@ -13,18 +13,32 @@ export function periodBounds(period: BudgetPeriod, now: Date): { start: Date; en
   return { start: new Date(Date.UTC(y, m, d)), end: new Date(Date.UTC(y, m, d + 1)) };
 }
 
+/**
+ * The budget specs of each policy for the day that holds them, built once a day instead of per request (4 Dates, two
+ * decimal parses and 5 objects each time). A tenant's policy object is replaced, never changed, when its tenant is; the
+ * specs are frozen, since every request of the day shares them.
+ */
+const specsOfDay = new WeakMap<Policy['budgets'], { from: number; to: number; specs: BudgetSpec[] }>();
+
 /** The tenant's daily and monthly budgets for the periods holding `now` (limits above the counter bound are capped). */
 export function budgetSpecsFor(policy: Policy, now: Date): BudgetSpec[] {
+  const t = now.getTime();
+  const known = specsOfDay.get(policy.budgets);
+  if (known && t >= known.from && t < known.to) return known.specs;
   const out: BudgetSpec[] = [];
   const add = (period: BudgetPeriod, cfg: { limit_usd: string; mode: 'hard' | 'soft' } | undefined) => {
     if (!cfg) return;
     const { start, end } = periodBounds(period, now);
     const limit = usdToPico(cfg.limit_usd);
-    out.push({ period, limitPico: limit > MAX_BUDGET_PICO ? MAX_BUDGET_PICO : limit, mode: cfg.mode, periodStart: start, periodEnd: end });
+    out.push(Object.freeze({ period, limitPico: limit > MAX_BUDGET_PICO ? MAX_BUDGET_PICO : limit, mode: cfg.mode, periodStart: start, periodEnd: end }));
   };
   add('day', policy.budgets.daily);
   add('month', policy.budgets.monthly);
-  return out;
+  // A UTC day lies inside its month: both periods hold for the whole day.
+  const day = periodBounds('day', now);
+  const specs = Object.freeze(out) as BudgetSpec[];
+  specsOfDay.set(policy.budgets, { from: day.start.getTime(), to: day.end.getTime(), specs });
+  return specs;
 }
 
 /** Parts per million, exact: compares spent/limit with the threshold without floats on money. */

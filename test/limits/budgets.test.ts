@@ -29,6 +29,21 @@ describe('budgetSpecsFor', () => {
     expect(periodBounds('day', new Date('2032-02-29T05:00:00Z')).end.toISOString()).toBe('2032-03-01T00:00:00.000Z');
   });
 
+  it('builds the specs once per policy and day: the same until midnight, new ones after it and for a changed policy', () => {
+    const p = policySchema.parse({ budgets: { daily: { limit_usd: '20' }, monthly: { limit_usd: '500' } } });
+    const morning = budgetSpecsFor(p, new Date('2031-01-31T00:00:00.000Z'));
+    expect(budgetSpecsFor(p, new Date('2031-01-31T23:59:59.999Z'))).toBe(morning);
+    expect(Object.isFrozen(morning) && Object.isFrozen(morning[0])).toBe(true);
+    // Back in time (a clock stepped back) and across midnight into a new month: the periods that hold then.
+    const before = budgetSpecsFor(p, new Date('2031-01-30T23:59:59.999Z'));
+    expect(before[0].periodStart.toISOString()).toBe('2031-01-30T00:00:00.000Z');
+    const next = budgetSpecsFor(p, new Date('2031-02-01T00:00:00.000Z'));
+    expect(next.map((s) => s.periodStart.toISOString())).toEqual(['2031-02-01T00:00:00.000Z', '2031-02-01T00:00:00.000Z']);
+    // A tenant's changed policy is a new object: its own specs at once.
+    const changed = policySchema.parse({ budgets: { daily: { limit_usd: '30' }, monthly: { limit_usd: '500' } } });
+    expect(budgetSpecsFor(changed, new Date('2031-02-01T00:00:01.000Z'))[0].limitPico).toBe(30n * 10n ** 12n);
+  });
+
   it('has no budgets for a policy without any, and caps a limit above the counter bound', () => {
     expect(budgetSpecsFor(policySchema.parse({}), new Date())).toEqual([]);
     const huge = policySchema.parse({ budgets: { monthly: { limit_usd: '99999999' } } });
