@@ -70,3 +70,25 @@ describe('Redis settlement on changed counters', () => {
     expect(await redis.get(day)).toBe('10');
   });
 });
+
+describe('Redis budget counters above 2^53 pico-USD (~$9,007)', () => {
+  it('reports and compares their exact values across the admissions and settlements of one script call', async () => {
+    const tenantId = uniqueId('ls');
+    const big = 2n ** 53n + 10n; // above the bound, odd values have no exact Lua number
+    const seeded = createRedisLimiter({ redis, keyPrefix, onFailure: 'fail_closed', reservationTtlS: 900, seeder: async () => big });
+    const budgets = [daySpec(T0, 8_000_000n * 10n ** 12n)];
+    const first = request({ tenantId, budgets, reservePico: 1n });
+    const a1 = await seeded.admit(first);
+    expect(a1.ok && a1.budgets[0].spentPico).toBe(big + 1n);
+    // The settlement rides inside the next admission: one script call writes both, each reply exact.
+    void seeded.settle(settlement(first, 4n));
+    const second = request({ tenantId, budgets, reservePico: 1n, now: T0 + 1 });
+    const a2 = await seeded.admit(second);
+    expect(a2.ok && a2.budgets[0].spentPico).toBe(big + 4n + 1n);
+    const cacheHit = request({ tenantId, budgets, reservePico: 0n, now: T0 + 2 }); // reserves nothing: reads the value
+    const a3 = await seeded.admit(cacheHit);
+    expect(a3.ok && a3.budgets[0].spentPico).toBe(big + 5n);
+    await seeded.close();
+    expect(await redis.get(tenantKeys(keyPrefix, tenantId).budget(budgets[0]))).toBe((big + 5n).toString());
+  });
+});
