@@ -1,4 +1,5 @@
-// Imported first by main.ts, before the gateway's modules load: two V8 heap settings, for RSS (docs/performance.md).
+// Imported first by main.ts, before the gateway's modules load: two V8 heap settings and a collection when the process
+// goes quiet, for RSS (docs/performance.md).
 //
 // 1. The old generation's growth between major collections.
 // Under load about 10 KB per request is promoted to the old generation (docs/performance.md). V8 starts the next
@@ -10,6 +11,7 @@
 // `node build/main.js` and NODE_OPTIONS does not accept V8 heap flags; V8 reads this one each time it computes a limit.
 // An operator's own `node --heap-growing-percent=N build/main.js` wins.
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export const HEAP_GROWING_PERCENT = 50;
 
@@ -28,4 +30,71 @@ if (holdYoung) setFlagsFromString('--semi-space-growth-factor=1');
 /** Start-up is over (the server listens): V8's own young-generation growth again (its default factor, 2). */
 export function startupDone(): void {
   if (holdYoung) setFlagsFromString('--semi-space-growth-factor=2');
+}
+
+// 3. Back near idle after a burst. Under load V8 grows the young generation and the old generation's limit, and gives
+// the memory back only when its memory reducer runs, which waits for a mark-compact after the load and otherwise for
+// its two-minute watchdog: RSS stayed at ~150 MB (1.8× idle) for the minute after the bench's load in one run of
+// three (bench/RESULTS.md). A full collection once the process goes quiet releases it (~150 → ~90 MB). Decided from
+// the process's own CPU time every IDLE_CHECK_MS, nothing per request: a busy interval (≥ BUSY_SHARE of a core) then a
+// quiet one (< QUIET_SHARE) collects once. The collection costs tens of milliseconds of a process that is idle.
+
+export const IDLE_CHECK_MS = 5000;
+const BUSY_SHARE = 0.2;
+const QUIET_SHARE = 0.02;
+
+/** Busy → quiet transitions, from the process's CPU milliseconds read at each check. */
+export class QuietAfterBusy {
+  private last: number;
+  private busy = false;
+  constructor(
+    cpuMs: number,
+    private readonly everyMs: number,
+  ) {
+    this.last = cpuMs;
+  }
+
+  /** true once when an interval at least BUSY_SHARE busy is followed by one under QUIET_SHARE. */
+  tick(cpuMs: number): boolean {
+    const share = (cpuMs - this.last) / this.everyMs;
+    this.last = cpuMs;
+    if (share >= BUSY_SHARE) this.busy = true;
+    else if (this.busy && share < QUIET_SHARE) {
+      this.busy = false;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** V8's gc(): an operator's --expose-gc, or exposed now (V8 reads the flag when a context is created). */
+export function exposedGc(): (() => void) | null {
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === 'function') return own as () => void;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+}
+
+const processCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Starts the quiet-time collection (server.ts, once listening); returns its stop. */
+export function startIdleCollector(o: { everyMs?: number; cpuMs?: () => number; collect?: (() => void) | null } = {}): () => void {
+  const everyMs = o.everyMs ?? IDLE_CHECK_MS;
+  const cpuMs = o.cpuMs ?? processCpuMs;
+  const collect = o.collect === undefined ? exposedGc() : o.collect;
+  if (!collect) return () => {};
+  const watch = new QuietAfterBusy(cpuMs(), everyMs);
+  const timer = setInterval(() => {
+    if (watch.tick(cpuMs())) collect();
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,6 +1,6 @@
 // The gateway process (loaded by main.ts once the V8 heap settings are in place): read config, build every
 // dependency once, serve, shut down gracefully (drain, flush the ledger, exit 0).
-import { startupDone } from './heap-tuning.js';
+import { startIdleCollector, startupDone } from './heap-tuning.js';
 import { serve } from '@hono/node-server';
 import { loadConfig, ConfigError } from './config/index.js';
 import { createLogger } from './logger.js';
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     logger.info({ port: info.port, host: config.env.HOST, store: built.deps.store.kind, limiter: built.limiterKind }, 'tollgate listening');
     process.stdout.write(`Tollgate listening on http://${config.env.HOST === '0.0.0.0' ? 'localhost' : config.env.HOST}:${info.port}\n`);
     startupDone();
+    startIdleCollector();
   });
 
   installClientErrorHandler(server);

@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { QuietAfterBusy, startIdleCollector } from '../../src/heap-tuning.js';
 
 const tuning = pathToFileURL(resolve('build/heap-tuning.js')).href; // test/global-setup.ts built it
 
@@ -71,5 +72,55 @@ describe('heap tuning', () => {
     expect(tuned.during).toBeLessThanOrEqual(4);
     expect(tuned.after).toBeGreaterThanOrEqual(16); // grows again once start-up is over
     expect(operator.during).toBeGreaterThanOrEqual(16);
+  });
+});
+
+// The collection once the process goes quiet: exposed on this Node without --expose-gc, and it frees a burst's garbage.
+const quiet = `
+const { exposedGc } = await import(process.env.TUNE);
+const gc = exposedGc();
+let junk = [];
+for (let i = 0; i < 300_000; i++) junk.push({ i, s: 'q' + i });
+junk = null;
+const before = process.memoryUsage().heapUsed;
+gc();
+process.stdout.write(JSON.stringify({ kind: typeof gc, freedMb: (before - process.memoryUsage().heapUsed) / 1048576 }));
+`;
+
+describe('collection when the process goes quiet', () => {
+  it('collects once when a busy interval is followed by a quiet one, and again only after the next busy one', () => {
+    const w = new QuietAfterBusy(0, 1000);
+    // CPU ms at each check: quiet, busy (40% of a core), still busy, quiet → collect, quiet, busy, quiet → collect.
+    const cpu = [5, 405, 805, 810, 815, 1_215, 1_216];
+    expect(cpu.map((c) => w.tick(c))).toEqual([false, false, false, true, false, false, true]);
+    // A steady trickle (5% of a core) is neither busy nor quiet: nothing.
+    const trickle = new QuietAfterBusy(0, 1000);
+    expect([50, 100, 150, 200].map((c) => trickle.tick(c))).toEqual([false, false, false, false]);
+  });
+
+  it('runs from an unref\'d timer reading the CPU time, and does nothing without a collector', () => {
+    vi.useFakeTimers();
+    try {
+      let cpu = 0;
+      const collect = vi.fn();
+      const stop = startIdleCollector({ everyMs: 1000, cpuMs: () => cpu, collect });
+      cpu += 500;
+      vi.advanceTimersByTime(1000);
+      expect(collect).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1000); // no CPU since: quiet
+      expect(collect).toHaveBeenCalledTimes(1);
+      vi.advanceTimersByTime(5000);
+      expect(collect).toHaveBeenCalledTimes(1);
+      stop();
+      expect(startIdleCollector({ collect: null })).toBeTypeOf('function');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gets V8\'s gc() on this Node without --expose-gc, and it frees garbage', () => {
+    const r = JSON.parse(run(quiet, [], true)) as { kind: string; freedMb: number };
+    expect(r.kind).toBe('function');
+    expect(r.freedMb).toBeGreaterThan(5);
   });
 });
