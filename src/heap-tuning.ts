@@ -35,34 +35,45 @@ export function startupDone(): void {
 // 3. Back near idle after a burst. Under load V8 grows the young generation and the old generation's limit, and gives
 // the memory back only when its memory reducer runs, which waits for a mark-compact after the load and otherwise for
 // its two-minute watchdog: RSS stayed at ~150 MB (1.8× idle) for the minute after the bench's load in one run of
-// three (bench/RESULTS.md). A full collection once the process goes quiet releases it (~150 → ~90 MB). Decided from
-// the process's own CPU time every IDLE_CHECK_MS, nothing per request: a busy interval (≥ BUSY_SHARE of a core) then a
-// quiet one (< QUIET_SHARE) collects once. The collection costs tens of milliseconds of a process that is idle.
+// three (bench/RESULTS.md). A full collection once the process has been quiet for a while releases it (~150 → ~105
+// MB at once, ~93 when V8's reducer follows). Decided from the process's own CPU time every IDLE_CHECK_MS, nothing per
+// request: a busy interval (≥ BUSY_SHARE of a core) and then QUIET_INTERVALS quiet ones in a row (< QUIET_SHARE each)
+// collect once. Not sooner: the first seconds of load after a forced collection cost ~16% more CPU per request (bench
+// rounds after an 8 s pause, 0.258 against 0.222 ms), so a gateway with short pauses between bursts must not pay it
+// each time; after 30 s of quiet it is what the reducer would do anyway.
 
 export const IDLE_CHECK_MS = 5000;
 const BUSY_SHARE = 0.2;
 const QUIET_SHARE = 0.02;
+const QUIET_INTERVALS = 6;
 
 /** Busy → quiet transitions, from the process's CPU milliseconds read at each check. */
 export class QuietAfterBusy {
   private last: number;
   private busy = false;
+  private quiet = 0;
   constructor(
     cpuMs: number,
     private readonly everyMs: number,
+    private readonly quietIntervals = QUIET_INTERVALS,
   ) {
     this.last = cpuMs;
   }
 
-  /** true once when an interval at least BUSY_SHARE busy is followed by one under QUIET_SHARE. */
+  /** true once when a busy interval (≥ BUSY_SHARE) is followed by `quietIntervals` in a row under QUIET_SHARE. */
   tick(cpuMs: number): boolean {
     const share = (cpuMs - this.last) / this.everyMs;
     this.last = cpuMs;
-    if (share >= BUSY_SHARE) this.busy = true;
-    else if (this.busy && share < QUIET_SHARE) {
-      this.busy = false;
-      return true;
-    }
+    if (share >= BUSY_SHARE) {
+      this.busy = true;
+      this.quiet = 0;
+    } else if (share < QUIET_SHARE) {
+      if (this.busy && ++this.quiet >= this.quietIntervals) {
+        this.busy = false;
+        this.quiet = 0;
+        return true;
+      }
+    } else this.quiet = 0;
     return false;
   }
 }
@@ -86,12 +97,12 @@ const processCpuMs = (): number => {
 };
 
 /** Starts the quiet-time collection (server.ts, once listening); returns its stop. */
-export function startIdleCollector(o: { everyMs?: number; cpuMs?: () => number; collect?: (() => void) | null } = {}): () => void {
+export function startIdleCollector(o: { everyMs?: number; quietIntervals?: number; cpuMs?: () => number; collect?: (() => void) | null } = {}): () => void {
   const everyMs = o.everyMs ?? IDLE_CHECK_MS;
   const cpuMs = o.cpuMs ?? processCpuMs;
   const collect = o.collect === undefined ? exposedGc() : o.collect;
   if (!collect) return () => {};
-  const watch = new QuietAfterBusy(cpuMs(), everyMs);
+  const watch = new QuietAfterBusy(cpuMs(), everyMs, o.quietIntervals);
   const timer = setInterval(() => {
     if (watch.tick(cpuMs())) collect();
   }, everyMs);

@@ -88,26 +88,29 @@ process.stdout.write(JSON.stringify({ kind: typeof gc, freedMb: (before - proces
 `;
 
 describe('collection when the process goes quiet', () => {
-  it('collects once when a busy interval is followed by a quiet one, and again only after the next busy one', () => {
-    const w = new QuietAfterBusy(0, 1000);
-    // CPU ms at each check: quiet, busy (40% of a core), still busy, quiet → collect, quiet, busy, quiet → collect.
-    const cpu = [5, 405, 805, 810, 815, 1_215, 1_216];
-    expect(cpu.map((c) => w.tick(c))).toEqual([false, false, false, true, false, false, true]);
-    // A steady trickle (5% of a core) is neither busy nor quiet: nothing.
-    const trickle = new QuietAfterBusy(0, 1000);
-    expect([50, 100, 150, 200].map((c) => trickle.tick(c))).toEqual([false, false, false, false]);
+  it('collects once after a busy interval and a run of quiet ones, and again only after the next busy one', () => {
+    const w = new QuietAfterBusy(0, 1000, 3);
+    // CPU ms at each check: busy (40% of a core), quiet ×2, a short burst (resets the run), quiet ×3 → collect, quiet.
+    const cpu = [400, 405, 410, 810, 815, 820, 825, 830];
+    expect(cpu.map((c) => w.tick(c))).toEqual([false, false, false, false, false, false, true, false]);
+    // Busy again, then quiet: once more.
+    expect([1_230, 1_231, 1_232, 1_233].map((c) => w.tick(c))).toEqual([false, false, false, true]);
+    // A steady trickle (5% of a core) is neither busy nor quiet, and it breaks a quiet run: nothing.
+    const trickle = new QuietAfterBusy(0, 1000, 2);
+    expect([400, 401, 451, 452, 502].map((c) => trickle.tick(c))).toEqual([false, false, false, false, false]);
   });
 
-  it('runs from an unref\'d timer reading the CPU time, and does nothing without a collector', () => {
+  it("runs from an unref'd timer reading the CPU time, and does nothing without a collector", () => {
     vi.useFakeTimers();
     try {
       let cpu = 0;
       const collect = vi.fn();
-      const stop = startIdleCollector({ everyMs: 1000, cpuMs: () => cpu, collect });
+      const stop = startIdleCollector({ everyMs: 1000, quietIntervals: 2, cpuMs: () => cpu, collect });
       cpu += 500;
       vi.advanceTimersByTime(1000);
+      vi.advanceTimersByTime(1000); // one quiet interval
       expect(collect).not.toHaveBeenCalled();
-      vi.advanceTimersByTime(1000); // no CPU since: quiet
+      vi.advanceTimersByTime(1000); // two
       expect(collect).toHaveBeenCalledTimes(1);
       vi.advanceTimersByTime(5000);
       expect(collect).toHaveBeenCalledTimes(1);
