@@ -352,8 +352,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       // The counters are gone (a new tenant or period, or flushed, evicted, reset elsewhere): the tenant's readings no
       // longer hold. The retry is the admission that counts, in a tally started afresh.
       book?.forget(req.tenantId);
-      const first = reply;
-      const retry = seedsFor(req.tenantId, req.budgets, first).then((seeds) => {
+      const retry = seedsFor(req.tenantId, req.budgets, reply).then((seeds) => {
         mark = book?.sent(req) ?? null;
         return admitOnce(req, limits, seeds, null, false); // the riding settlements went with the first call
       });
@@ -407,10 +406,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       for (const s of rides.settlements) b.addSettlement(s);
       b.onAnswer(rides.done);
     }
-    const batch = b;
-    const reply = new Promise<Reply>((resolve, reject) =>
-      batch.addAdmission(group, req, reserve, (r, err) => (r === null ? reject(err) : resolve(r))),
-    );
+    const reply = new Promise<Reply>((resolve, reject) => b.addAdmission(group, req, reserve, (r, err) => (r === null ? reject(err) : resolve(r))));
     if (!lazy || windowMs <= 0 || b.full) send(b);
     return reply;
   }
