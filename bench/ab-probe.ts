@@ -4,35 +4,21 @@
 // CPU 1 (so absolute figures are above the bench's). Reports median p50 / p99, the median per-slice difference, and
 // Tollgate's CPU per request. Usage: build the other commit in a worktree (`git worktree add /tmp/wt-old SHA`, link
 // node_modules, `node scripts/build.mjs` there), build this one, then `npx tsx bench/ab-probe.ts /tmp/wt-old [slices]`.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { latency1 } from './load.js';
 import { median } from './report.js';
-import { pinSelf, cpuSeconds } from './procs.js';
-import { createBenchDatabase, startRedis } from './services.js';
-import { simSettings, startSimulator, startTollgate } from './targets.js';
+import { cpuSeconds } from './procs.js';
+import { startBuildPair } from './ab-pair.js';
 
 const oldDir = process.argv[2];
 if (!oldDir) throw new Error('usage: npx tsx bench/ab-probe.ts OLD_CHECKOUT_DIR [slices]');
 const slices = Number(process.argv[3] ?? 16);
-const logDir = mkdtempSync(join(tmpdir(), 'tollgate-abi-'));
-const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
-const sim = await startSimulator(ctx, 32);
-// Each build's logs in a directory of its own (the servers' log files are named after them).
-const [oDir, nDir] = [mkdtempSync(join(logDir, 'old-')), mkdtempSync(join(logDir, 'new-'))];
-const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.cpus)];
-const [d1, d2] = [await createBenchDatabase(), await createBenchDatabase()];
-const oldTg = await startTollgate({ ...ctx, logDir: oDir }, { simOrigin: sim.base, databaseUrl: d1.url, redisUrl: r1.url, dataDir: join(logDir, 'd1'), entry: join(oldDir, 'build/main.js') });
-const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2') });
+const pair = await startBuildPair(oldDir, { warmup: 5000 });
 try {
-  await simSettings(sim.base, { latencyMs: 0 });
-  for (const t of [oldTg, newTg]) await latency1(t.target, { durationMs: 100, maxTokens: 32, warmup: 5000 });
   const res = { old: { p50: [] as number[], p99: [] as number[], cpu: [] as number[] }, new: { p50: [] as number[], p99: [] as number[], cpu: [] as number[] } };
   for (let i = 0; i < slices; i++) {
     const order = i % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
     for (const w of order) {
-      const t = w === 'old' ? oldTg : newTg;
+      const t = pair[w].tg;
       const c0 = cpuSeconds(t.proc.serverPid);
       const r = await latency1(t.target, { durationMs: 2000, maxTokens: 32, warmup: 20 });
       res[w].cpu.push(((cpuSeconds(t.proc.serverPid) - c0) * 1e6) / r.sent);
@@ -45,6 +31,5 @@ try {
   console.log(`median p50 old ${median(res.old.p50).toFixed(0)} us, new ${median(res.new.p50).toFixed(0)} us; median per-slice difference old-new ${median(diffs).toFixed(0)} us; new faster in ${diffs.filter((d) => d > 0).length}/${diffs.length} slices`);
   console.log(`median p99 old ${median(res.old.p99).toFixed(0)} us, new ${median(res.new.p99).toFixed(0)} us; Tollgate CPU per request old ${median(res.old.cpu).toFixed(0)} us, new ${median(res.new.cpu).toFixed(0)} us`);
 } finally {
-  await Promise.allSettled([oldTg.proc.stop(), newTg.proc.stop(), sim.proc.stop(), r1.server.stop(), r2.server.stop(), d1.drop(), d2.drop()]);
-  rmSync(logDir, { recursive: true, force: true });
+  await pair.stop();
 }

@@ -4,41 +4,27 @@
 // share the simulator and CPU 1. Usage: build the other commit in a worktree (`git worktree add /tmp/wt-old SHA`, link
 // node_modules, `node scripts/build.mjs` there), build this one, then
 // `npx tsx bench/ab-throughput.ts /tmp/wt-old [rounds=7] [seconds=6]`.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { latency1, throughput } from './load.js';
 import { median } from './report.js';
-import { pinSelf, cpuSeconds } from './procs.js';
-import { createBenchDatabase, startRedis } from './services.js';
-import { simSettings, startSimulator, startTollgate } from './targets.js';
+import { cpuSeconds } from './procs.js';
+import { startBuildPair } from './ab-pair.js';
 
 const oldDir = process.argv[2];
 if (!oldDir) throw new Error('usage: npx tsx bench/ab-throughput.ts OLD_CHECKOUT_DIR [rounds] [seconds]');
 const rounds = Number(process.argv[3] ?? 7);
 const secs = Number(process.argv[4] ?? 6);
-const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ab32-'));
-const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
-const sim = await startSimulator(ctx, 32);
-const [oDir, nDir] = [mkdtempSync(join(logDir, 'old-')), mkdtempSync(join(logDir, 'new-'))];
-const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.cpus)];
-const [d1, d2] = [await createBenchDatabase(), await createBenchDatabase()];
-const oldTg = await startTollgate({ ...ctx, logDir: oDir }, { simOrigin: sim.base, databaseUrl: d1.url, redisUrl: r1.url, dataDir: join(logDir, 'd1'), entry: join(oldDir, 'build/main.js') });
-const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2') });
+const pair = await startBuildPair(oldDir, { warmup: 3000 });
 try {
-  await simSettings(sim.base, { latencyMs: 0 });
-  for (const t of [oldTg, newTg]) await latency1(t.target, { durationMs: 100, maxTokens: 32, warmup: 3000 });
   const res: Record<string, { rps: number[]; cpu: number[]; redis: number[]; p50: number[]; p99: number[] }> = { old: { rps: [], cpu: [], redis: [], p50: [], p99: [] }, new: { rps: [], cpu: [], redis: [], p50: [], p99: [] } };
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
     for (const w of order) {
-      const t = w === 'old' ? oldTg : newTg;
-      const rs = w === 'old' ? r1 : r2;
+      const { tg: t, redisPid } = pair[w];
       const c0 = cpuSeconds(t.proc.serverPid);
-      const q0 = cpuSeconds(rs.server.serverPid);
+      const q0 = cpuSeconds(redisPid);
       const r = await throughput(t.target, { connections: 32, durationS: secs, maxTokens: 32 });
       res[w].cpu.push(((cpuSeconds(t.proc.serverPid) - c0) * 1e3) / r.ok);
-      res[w].redis.push(((cpuSeconds(rs.server.serverPid) - q0) * 1e3) / r.ok);
+      res[w].redis.push(((cpuSeconds(redisPid) - q0) * 1e3) / r.ok);
       res[w].rps.push(r.rps);
       const l = await latency1(t.target, { durationMs: 2000, maxTokens: 32, warmup: 20 });
       res[w].p50.push(l.p50Us);
@@ -51,6 +37,5 @@ try {
   for (const w of ['old', 'new']) console.log(`${w}: req/s ${median(res[w].rps).toFixed(0)}, Tollgate CPU/req ${median(res[w].cpu).toFixed(3)} ms, Redis CPU/req ${median(res[w].redis).toFixed(3)} ms, 1-conn p50 ${median(res[w].p50).toFixed(0)} us p99 ${median(res[w].p99).toFixed(0)} us`);
   console.log(`new Tollgate CPU lower in ${lower}/${rounds} rounds`);
 } finally {
-  await Promise.allSettled([oldTg.proc.stop(), newTg.proc.stop(), sim.proc.stop(), r1.server.stop(), r2.server.stop(), d1.drop(), d2.drop()]);
-  rmSync(logDir, { recursive: true, force: true });
+  await pair.stop();
 }
