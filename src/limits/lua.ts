@@ -88,8 +88,9 @@ end
 -- Token buckets go through a cache of the script's own: each is read at most once (HMGET l t n) and written once at the
 -- end (flushBuckets), however many admissions and settlements of one call touch it. Nothing else reads a bucket while
 -- a script runs and a key's clock stands still for the script, so this leaves what writing every change at once would.
--- A cached bucket is {l, t, n} as HSET stores them (integers), plus the level before rounding (for its expiry); false
--- when it does not exist.
+-- A cached bucket is {l, t, n}, false when it does not exist. All three are integers (a level only ever moves by
+-- whole units of W and by whole ms × a limit, \`now\` is in whole ms, limits and tokens are clamped integers), so the
+-- cache holds exactly what HSET stores.
 local buckets, dirtyBuckets = {}, {}
 local function bucket(key)
   local v = buckets[key]
@@ -119,7 +120,7 @@ local function level(key, now, limit)
 end
 
 local function putLevel(key, l, now, n)
-  buckets[key] = {tonumber(fmt(l)), tonumber(fmt(now)), tonumber(fmt(n)), l}
+  buckets[key] = {l, now, n}
   dirtyBuckets[key] = true
 end
 
@@ -127,7 +128,7 @@ local function flushBuckets()
   for key in pairs(dirtyBuckets) do
     local v = buckets[key]
     redis.call('HSET', key, 'l', fmt(v[1]), 't', fmt(v[2]), 'n', fmt(v[3]))
-    redis.call('PEXPIRE', key, math.ceil(v[4] / v[3]) + W)
+    redis.call('PEXPIRE', key, math.ceil(v[1] / v[3]) + W)
   end
 end
 
