@@ -18,7 +18,10 @@ process.on('SIGUSR2', () => {
   session = null;
   s.post('HeapProfiler.stopSampling', (err, r) => {
     const bytes = err ? -1 : r.profile.samples.reduce((sum, x) => sum + x.size, 0);
-    writeFileSync(join(process.env.BENCH_ALLOC_DIR ?? '.', `alloc-${process.pid}.json`), JSON.stringify({ bytes }));
+    const dir = process.env.BENCH_ALLOC_DIR ?? '.';
+    // The whole profile too, for a breakdown by function (bench/alloc-profile.ts).
+    if (!err) writeFileSync(join(dir, `alloc-${process.pid}.heapprofile`), JSON.stringify(r.profile));
+    writeFileSync(join(dir, `alloc-${process.pid}.json`), JSON.stringify({ bytes }));
     s.disconnect();
   });
 });

@@ -1,6 +1,6 @@
 // `npm run bench`: direct vs bare proxy vs Tollgate (every feature on) vs Portkey, alternating rounds, medians, RESULTS.md.
 // Options: --quick (seconds; CI), --no-portkey, --rounds=N, --requests=N / --soak (RSS across many requests),
-// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --tollgate-env=K=V / --tollgate-node-args=--flag (ablations), --redis-delay-ms=N (Redis replies N ms late, as across a network), --no-build, --profile (CPU profile of Tollgate under load, summarised), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
+// --targets=proxy,tollgate, --phases=lat0,stream (subsets for before/after checks), --tollgate-env=K=V / --tollgate-node-args=--flag (ablations), --redis-delay-ms=N (Redis replies N ms late, as across a network), --no-build, --profile (CPU profile of Tollgate under load, summarised), --keep-logs (keep the servers' logs and the allocation profiles: bench/alloc-profile.ts reads them), --json=PATH, --out=PATH (default bench/RESULTS.md; --quick writes only with --out).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     'redis-delay-ms': { type: 'string' },
     out: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    'keep-logs': { type: 'boolean', default: false },
   },
 });
 // Tollgate runs as `npm start` runs it: the build of src/ on plain node (--no-build: the test suite built it already).
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
     for (const p of procs.reverse()) await p.stop();
     await redisDelay?.close();
     await db.drop().catch(() => {});
-    if (!args.profile) rmSync(logDir, { recursive: true, force: true });
+    if (!args.profile && !args['keep-logs']) rmSync(logDir, { recursive: true, force: true });
   }
 }
 
