@@ -21,6 +21,7 @@ import { meter, meterFailure, type BaseMeter } from './meter.js';
 import { countedTokens, sseSource, type StreamOutcome } from './sse.js';
 import { sseResponse } from '../http/sse-out.js';
 import type { ClientSignal } from './upstream-signal.js';
+import { withKey } from '../objects.js';
 
 export interface ChatCall {
   req: ChatRequest;
@@ -99,8 +100,7 @@ async function serveHit(deps: GatewayDeps, call: ChatCall, p: Prepared, entry: C
   const model = deps.config.catalog.resolve(`${entry.provider}/${entry.model}`) ?? deps.config.catalog.resolve(entry.model) ?? null;
   const base = baseOf(call, p, admitted, 0);
   const hit = (firstByteAt: number | null, outcome: 'cache_hit' | 'aborted') =>
-    meter(deps, {
-      ...base,
+    meter(deps, base, {
       model,
       tokens: null,
       usageSource: 'none',
@@ -170,7 +170,7 @@ async function serveUpstream(deps: GatewayDeps, call: ChatCall, p: Prepared, cac
     const c = served.completion;
     const reported: TokenCounts | null = c.usage ? tokensFromUsage(c.usage) : null;
     const tokens = reported ?? estimateFromCompletion(c, countPromptTokens(req));
-    const ev = meter(deps, { ...base, model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
+    const ev = meter(deps, base, { model, tokens, usageSource: reported ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     if (reported) learn(reported);
     // The upstream's own bytes when the adapter left the answer as it came (no second JSON.stringify).
     const body = completionText.get(c) ?? JSON.stringify(c);
@@ -220,8 +220,7 @@ function streamResponse(deps: GatewayDeps, call: ChatCall, p: Prepared, a: Strea
     const reported = o.usage ? tokensFromUsage(o.usage) : null;
     const tokens = reported ?? { input: countPromptTokens(call.req), cachedInput: 0, ...countedTokens(o) };
     const outcome = o.aborted ? 'aborted' : o.error ? 'error' : 'ok';
-    const ev = meter(deps, {
-      ...base,
+    const ev = meter(deps, base, {
       model,
       tokens,
       usageSource: reported ? 'reported' : 'estimated',
@@ -258,24 +257,22 @@ async function callWithFallback(
   promptCacheKey: string | null,
 ): Promise<Served> {
   const input = { admitted, attempts, clientSignal: call.clientSignal, requestId: call.requestId, tenantId: call.auth.tenant.id };
-  return withFallback<DistributiveOmit<Served, 'candidate' | 'rank'>>(deps, input, async ({ cand, provider, ctx, signal }) => {
+  return withFallback<Served>(deps, input, async ({ cand, provider, ctx, signal, rank }) => {
     const req =
-      promptCacheKey && cand.model.provider === 'openai' && call.req.prompt_cache_key == null ? { ...call.req, prompt_cache_key: promptCacheKey } : call.req;
+      promptCacheKey && cand.model.provider === 'openai' && call.req.prompt_cache_key == null ? withKey(call.req, 'prompt_cache_key', promptCacheKey) : call.req;
     if (req.stream) {
       const stream = await provider.chatStream(req, ctx);
       const it = stream[Symbol.asyncIterator]();
       // Pull the first chunk before committing: a failure until here can still fall back.
       const first = await it.next();
       if (first.done) throw new UpstreamError({ provider: provider.name, kind: 'invalid_response', message: 'The upstream stream ended before any data.' });
-      return { kind: 'stream', first: first.value, rest: it, abort: signal.abort, release: signal.release };
+      return { kind: 'stream', first: first.value, rest: it, abort: signal.abort, release: signal.release, candidate: cand, rank };
     }
     const completion = await provider.chat(req, ctx);
     signal.release(); // the exchange is complete
-    return { kind: 'json', completion };
+    return { kind: 'json', completion, candidate: cand, rank };
   });
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Per-tenant concurrent streams (policy.rate_limits.max_concurrent_streams), counted per replica. Returns the release. */
 function acquireStreamSlot(deps: GatewayDeps, auth: ChatCall['auth']): () => void {

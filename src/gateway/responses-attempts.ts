@@ -35,16 +35,14 @@ export type ServedResponse = (
   | { kind: 'stream'; first: ResponseStreamEvent; rest: AsyncIterator<ResponseStreamEvent>; abort: () => void }
 ) & { candidate: Candidate; rank: number; native: boolean };
 
-type Answer = DistributiveOmit<ServedResponse, 'candidate' | 'rank'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Same fallback rules as chat (src/gateway/fallback.ts): only retryable failures before the first byte move on. */
 export function callResponsesWithFallback(deps: GatewayDeps, input: ResponsesAttemptInput, admitted: Admitted, attempts: Attempt[]): Promise<ServedResponse> {
   const fallbackInput = { admitted, attempts, clientSignal: input.clientSignal, requestId: input.requestId, tenantId: input.auth.tenant.id };
-  return withFallback<Answer>(deps, fallbackInput, ({ provider, cand, ctx, signal }) => callOne(provider, input, cand, ctx, signal));
+  return withFallback<ServedResponse>(deps, fallbackInput, ({ provider, cand, ctx, signal, rank }) => callOne(provider, input, cand, rank, ctx, signal));
 }
 
-async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, ctx: CallContext, ac: AttemptSignal): Promise<Answer> {
+async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: Candidate, rank: number, ctx: CallContext, ac: AttemptSignal): Promise<ServedResponse> {
   const rctx: ResponseContext = { id: input.id, createdAt: input.createdAt, req: input.req, model: cand.model.id };
   if (hasResponsesRaw(provider)) {
     const raw = await provider.responsesRaw(passthroughBody(input.req, input.history, ctx.upstreamModel), ctx);
@@ -54,11 +52,11 @@ async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: C
       // Pull the first event before committing: a failure until here can still fall back.
       const first = await rest.next();
       if (first.done) throw invalid('The upstream stream ended before any data.');
-      return { kind: 'stream', first: first.value, rest, abort: ac.abort, native: true };
+      return { kind: 'stream', first: first.value, rest, abort: ac.abort, native: true, candidate: cand, rank };
     }
     const response = await readNativeJson(raw);
     ac.release(); // the exchange is complete
-    return { kind: 'json', response: restoreEcho(response as unknown as Record<string, unknown>, input.req) as unknown as ResponseObject, native: true };
+    return { kind: 'json', response: restoreEcho(response as unknown as Record<string, unknown>, input.req) as unknown as ResponseObject, native: true, candidate: cand, rank };
   }
   if (input.req.stream) {
     const chunks = await provider.chatStream(input.chat, ctx);
@@ -68,11 +66,11 @@ async function callOne(provider: Provider, input: ResponsesAttemptInput, cand: C
     const events = chatStreamToResponseEvents(prepend(firstChunk.value, it), rctx);
     const first = await events.next();
     if (first.done) throw invalid('The translated stream produced no event.');
-    return { kind: 'stream', first: first.value, rest: events, abort: ac.abort, native: false };
+    return { kind: 'stream', first: first.value, rest: events, abort: ac.abort, native: false, candidate: cand, rank };
   }
   const completion = await provider.chat(input.chat, ctx);
   ac.release();
-  return { kind: 'json', response: chatToResponse(completion, rctx), native: false };
+  return { kind: 'json', response: chatToResponse(completion, rctx), native: false, candidate: cand, rank };
 }
 
 /** The first chunk (already pulled to decide on fallback) followed by the rest; closing it closes the upstream. */

@@ -110,7 +110,7 @@ async function serve(deps: GatewayDeps, call: ResponsesCall): Promise<Response> 
     const usage = served.response.usage;
     const tokens: TokenCounts = usage ? tokensFromUsage(chatUsageOf(usage)) : estimateOf(served.response, countPromptTokens(p.input.chat));
     await save(served.response);
-    const ev = meter(deps, { ...base, model, tokens, usageSource: usage ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
+    const ev = meter(deps, base, { model, tokens, usageSource: usage ? 'reported' : 'estimated', status: 200, outcome: 'ok', errorCode: null, firstByteAt: performance.now() });
     headers['x-tollgate-cost-usd'] = picoToUsd(ev.costPico);
     headers['content-type'] = 'application/json';
     return new Response(JSON.stringify(served.response), { status: 200, headers });
@@ -134,8 +134,7 @@ function meterStream(deps: GatewayDeps, base: BaseMeter, model: CatalogModel, ch
   const tokens: TokenCounts = usage
     ? tokensFromUsage(chatUsageOf(usage))
     : { input: countPromptTokens(chat), cachedInput: 0, ...countedTokens(o) };
-  meter(deps, {
-    ...base,
+  meter(deps, base, {
     model,
     tokens,
     usageSource: usage ? 'reported' : 'estimated',

@@ -16,6 +16,8 @@ export interface AppEnv {
     auth: AuthInfo;
     /** The error code the request was answered with, set by errorResponse() (the refusal counter reads it). */
     errorCode?: string;
+    /** The route's answer carries x-request-id itself (a served answer's headers): the app adds none. */
+    answerHasRequestId?: boolean;
   };
 }
 

@@ -17,7 +17,7 @@ export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
     }
-    return handleResponses(deps, {
+    const res = await handleResponses(deps, {
       req: parseResponsesRequest(body),
       auth: c.get('auth'),
       requestId: c.get('requestId'),
@@ -25,6 +25,8 @@ export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
       clientSignal: clientSignalOf(c),
       out: outgoingOf(c),
     });
+    c.set('answerHasRequestId', true); // servedHeaders()
+    return res;
   });
 
   r.get('/responses/:id', async (c) => c.json(await getStoredResponse(deps, c.get('auth'), c.req.param('id'))));

@@ -25,7 +25,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
     if (req.messages.length > maxMessages) {
       throw new GatewayError('invalid_request', `Too many messages: ${req.messages.length} (the limit is ${maxMessages}).`, { param: 'messages' });
     }
-    return handleChat(deps, {
+    const res = await handleChat(deps, {
       req,
       auth: c.get('auth'),
       requestId: c.get('requestId'),
@@ -34,11 +34,15 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
       cacheHeader: c.req.header('x-tollgate-cache') ?? null,
       out: outgoingOf(c),
     });
+    c.set('answerHasRequestId', true); // servedHeaders()
+    return res;
   });
 
   v1.post('/embeddings', async (c) => {
     const req = await readJson(c, embeddingRequestSchema, limit);
-    return handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: clientSignalOf(c) });
+    const res = await handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: clientSignalOf(c) });
+    c.set('answerHasRequestId', true); // servedHeaders()
+    return res;
   });
 
   v1.get('/models', (c) => c.json(listModels(deps, c.get('auth'), deps.clock())));

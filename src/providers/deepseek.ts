@@ -3,6 +3,7 @@ import type { ChatRequest, Usage } from '../api/openai.js';
 import { GatewayError } from '../errors.js';
 import type { UpstreamHttp } from './http.js';
 import { createOpenAICompatibleProvider, type JsonObject, type OpenAICompatibleProvider } from './openai-compatible.js';
+import { reshape, withKey } from '../objects.js';
 
 export interface DeepSeekProviderOptions {
   baseUrl: string;
@@ -28,27 +29,23 @@ export function prepareDeepSeekChat(body: JsonObject, req: ChatRequest): JsonObj
       param: 'response_format',
     });
   }
-  // DeepSeek documents max_tokens only; the newer OpenAI name is carried over to it.
-  if (body.max_completion_tokens != null) {
-    body.max_tokens ??= body.max_completion_tokens;
-    delete body.max_completion_tokens;
-  }
   const effort = req.reasoning_effort;
-  if (effort === 'none') {
-    delete body.reasoning_effort;
-    body.thinking = { type: 'disabled' };
-  } else if (effort != null) {
-    body.reasoning_effort = effortMap[effort];
-  }
-  return body;
+  // DeepSeek documents max_tokens only; the newer OpenAI name is carried over to it (src/objects.ts: no delete).
+  const out = reshape(body, effort === 'none' ? deepSeekFieldsNoEffort : deepSeekFields);
+  if (effort === 'none') out.thinking = { type: 'disabled' };
+  else if (effort != null) out.reasoning_effort = effortMap[effort];
+  return out;
 }
+
+const deepSeekFields = new Map<string, string | null>([['max_completion_tokens', 'max_tokens']]);
+const deepSeekFieldsNoEffort = new Map<string, string | null>([...deepSeekFields, ['reasoning_effort', null]]);
 
 /** DeepSeek reports cache hits as prompt_cache_hit_tokens; expose them where OpenAI clients and the meter look. */
 export function fixDeepSeekUsage<U extends Usage | null | undefined>(usage: U): U {
   if (!usage) return usage;
   const hit = usage.prompt_cache_hit_tokens;
   if (typeof hit === 'number' && usage.prompt_tokens_details?.cached_tokens == null) {
-    return { ...usage, prompt_tokens_details: { ...(usage.prompt_tokens_details ?? {}), cached_tokens: hit } };
+    return withKey(usage, 'prompt_tokens_details', withKey(usage.prompt_tokens_details, 'cached_tokens', hit));
   }
   return usage;
 }
@@ -59,7 +56,7 @@ export function fixDeepSeekUsage<U extends Usage | null | undefined>(usage: U): 
  */
 function withFixedUsage<T extends { usage?: Usage | null }>(c: T): T {
   const usage = fixDeepSeekUsage(c.usage);
-  return usage === c.usage ? c : { ...c, usage };
+  return usage === c.usage ? c : { ...c, usage }; // usage is there: overwritten in place (src/objects.ts)
 }
 
 export function createDeepSeekProvider(options: DeepSeekProviderOptions): OpenAICompatibleProvider {

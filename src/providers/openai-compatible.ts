@@ -6,6 +6,7 @@ import type { UpstreamHttp, UpstreamResponse } from './http.js';
 import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
 import { chunkText, completionText, UpstreamError } from './types.js';
 import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
+import { withKey } from '../objects.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -50,13 +51,17 @@ export function shortToolCallId(id: string): string {
 export function shortenToolCallIds(messages: unknown): unknown {
   if (!Array.isArray(messages)) return messages;
   const tooLong = (v: unknown): v is string => typeof v === 'string' && v.length > MAX_TOOL_CALL_ID;
+  const long = (m: unknown): boolean => {
+    if (!m || typeof m !== 'object') return false;
+    const msg = m as JsonObject;
+    return tooLong(msg.tool_call_id) || (Array.isArray(msg.tool_calls) && msg.tool_calls.some((c: unknown) => tooLong((c as JsonObject | null)?.id)));
+  };
+  if (!messages.some(long)) return messages; // the usual case: the client's array as it is
   return messages.map((m: unknown) => {
-    if (!m || typeof m !== 'object') return m;
+    if (!long(m)) return m;
     const msg = m as JsonObject;
     if (tooLong(msg.tool_call_id)) return { ...msg, tool_call_id: shortToolCallId(msg.tool_call_id) };
-    const calls = msg.tool_calls;
-    if (!Array.isArray(calls) || !calls.some((c: unknown) => tooLong((c as JsonObject | null)?.id))) return m;
-    const shortened = calls.map((c: unknown) => {
+    const shortened = (msg.tool_calls as unknown[]).map((c: unknown) => {
       const id = (c as JsonObject).id;
       return tooLong(id) ? { ...(c as JsonObject), id: shortToolCallId(id) } : c;
     });
@@ -92,14 +97,15 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
   }
 
   function chatBody(req: ChatRequest, ctx: CallContext, stream: boolean): JsonObject {
-    const body: JsonObject = { ...req, model: ctx.upstreamModel, messages: shortenToolCallIds(req.messages) };
+    // Field by field into a new object (src/objects.ts: no spread clone extended, no delete).
+    const body: JsonObject = {};
+    for (const k in req) if (k !== 'stream' && k !== 'stream_options') body[k] = (req as JsonObject)[k];
+    body.model = ctx.upstreamModel;
+    body.messages = shortenToolCallIds(req.messages);
     if (stream) {
       body.stream = true;
       // The gateway always needs usage; whether the client sees the usage chunk is decided downstream.
-      body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
-    } else {
-      delete body.stream;
-      delete body.stream_options;
+      body.stream_options = withKey(req.stream_options, 'include_usage', true);
     }
     return hooks.prepareChat ? hooks.prepareChat(body, req, ctx) : body;
   }

@@ -4,6 +4,7 @@ import type { UpstreamHttp } from './http.js';
 import { createOpenAICompatibleProvider, type JsonObject, type OpenAICompatibleProvider } from './openai-compatible.js';
 import type { CallContext, Provider } from './types.js';
 import { remembered } from '../bounded-map.js';
+import { reshape } from '../objects.js';
 
 export interface OpenAIProviderOptions {
   baseUrl: string;
@@ -41,18 +42,23 @@ const hashTenant = (tenantId: string) => `tg-${createHash('sha256').update(tenan
  * switch and `reasoning_content` in history are not OpenAI fields (OpenAI rejects unknown top-level fields).
  */
 export function prepareOpenAIChat(body: JsonObject): JsonObject {
-  if (body.max_tokens != null && body.max_completion_tokens == null) body.max_completion_tokens = body.max_tokens;
-  delete body.max_tokens;
-  delete body.thinking;
-  if (Array.isArray(body.messages)) {
-    body.messages = body.messages.map((m: unknown) => {
-      if (!m || typeof m !== 'object' || !('reasoning_content' in m)) return m;
-      const { reasoning_content: _drop, ...rest } = m as JsonObject;
+  const out = reshape(body, openAIFields);
+  const messages = out.messages;
+  if (Array.isArray(messages) && messages.some(hasReasoning)) {
+    out.messages = messages.map((m: unknown) => {
+      if (!hasReasoning(m)) return m;
+      const { reasoning_content: _drop, ...rest } = m;
       return rest;
     });
   }
-  return body;
+  return out;
 }
+
+const openAIFields = new Map<string, string | null>([
+  ['max_tokens', 'max_completion_tokens'],
+  ['thinking', null],
+]);
+const hasReasoning = (m: unknown): m is JsonObject => !!m && typeof m === 'object' && 'reasoning_content' in m;
 
 export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIProvider {
   const base = createOpenAICompatibleProvider({

@@ -13,9 +13,14 @@ import type { ResponseStreamEvent } from './types.js';
  * `encrypted_content` are left out (OpenAI would answer 404 for them; their text is only a summary anyway).
  */
 export function passthroughBody(req: ResponsesRequest, history: readonly ResponseItem[], upstreamModel: string): Record<string, unknown> {
-  const { previous_response_id: _previous, store: _store, ...rest } = req;
   const input = [...history, ...inputItems(req)].flatMap(forUpstream);
-  return { ...rest, model: upstreamModel, input, store: false };
+  // Field by field (src/objects.ts): `store` added to a spread copy would go through V8's runtime.
+  const body: Record<string, unknown> = {};
+  for (const k in req) if (Object.hasOwn(req, k) && k !== 'previous_response_id' && k !== 'store') body[k] = (req as Record<string, unknown>)[k];
+  body.model = upstreamModel;
+  body.input = input;
+  body.store = false;
+  return body;
 }
 
 function forUpstream(item: ResponseItem): ResponseItem[] {

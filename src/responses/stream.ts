@@ -4,6 +4,7 @@ import { isGatewayError } from '../errors.js';
 import { UpstreamError } from '../providers/types.js';
 import { baseResponse, mapUsage, statusOf } from './from-chat.js';
 import { newId } from './ids.js';
+import { withKey } from '../objects.js';
 import type {
   OutputFunctionCall,
   OutputItem,
@@ -124,7 +125,7 @@ class EventTranslator {
   }
 
   private emit(e: Unsequenced): void {
-    const event = { ...e, sequence_number: this.seq++ } as ResponseStreamEvent;
+    const event = withKey(e, 'sequence_number', this.seq++) as ResponseStreamEvent; // per event: no spread (src/objects.ts)
     // Events holding an item, a part or the response are cloned: those keep changing after the event was queued.
     // Deltas hold only strings and numbers (and are most of the events): no clone needed.
     this.queue.push('item' in event || 'part' in event || 'response' in event ? structuredClone(event) : event);

@@ -143,7 +143,9 @@ function price(input: PlanInput, m: CatalogModel): Omit<Candidate, 'rank' | 'qua
 
 function candidateOf(input: PlanInput, m: CatalogModel): Candidate {
   const q = qualityOf(input.policy, m);
-  return { model: m, ...price(input, m), quality: q.score, qualitySource: q.source, rank: 0 };
+  const p = price(input, m);
+  // Written out, not `...price(…)`: on Node 20 each property after a spread goes through V8's runtime (~0.8 µs).
+  return { model: m, prices: p.prices, estCostPico: p.estCostPico, maxCostPico: p.maxCostPico, cachedShare: p.cachedShare, quality: q.score, qualitySource: q.source, rank: 0 };
 }
 
 function ranked(cands: Candidate[], strategy: Strategy, affinity: AffinityHint | null | undefined): Candidate[] {

@@ -23,23 +23,15 @@ describe('meter()', () => {
     const queued = () => deps.ledger.stats().queued;
     const before = queued();
     const t0 = performance.now();
-    const ev = meter(deps, {
-      requestId: 'req_meter_turn',
-      auth: { tenant, key },
-      endpoint: 'chat',
-      route: null,
+    const base = { requestId: 'req_meter_turn', auth: { tenant, key }, endpoint: 'chat' as const, route: null, stream: false, attempts: [], startedAt: deps.clock(), t0, admission: null };
+    const ev = meter(deps, base, {
       model: model ?? null,
-      stream: false,
       tokens: { input: 1000, cachedInput: 0, output: 500, reasoning: 0 },
       usageSource: 'reported',
       status: 200,
       outcome: 'ok',
       errorCode: null,
-      attempts: [],
-      startedAt: deps.clock(),
-      t0,
       firstByteAt: t0,
-      admission: null,
     });
     expect(ev.costPico > 0n).toBe(true); // priced now: the answer's header carries it
     expect(queued()).toBe(before); // nothing recorded within the turn that builds the answer
