@@ -21,7 +21,7 @@ export interface BuildPair {
   stop(): Promise<void>;
 }
 
-export async function startBuildPair(oldDir: string, o: { warmup: number }): Promise<BuildPair> {
+export async function startBuildPair(oldDir: string, o: { warmup: number; newNodeArgs?: string[] }): Promise<BuildPair> {
   const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
   const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
   const sim = await startSimulator(ctx, 32);
@@ -30,7 +30,7 @@ export async function startBuildPair(oldDir: string, o: { warmup: number }): Pro
   const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.cpus)];
   const [d1, d2] = [await createBenchDatabase(), await createBenchDatabase()];
   const oldTg = await startTollgate({ ...ctx, logDir: oDir }, { simOrigin: sim.base, databaseUrl: d1.url, redisUrl: r1.url, dataDir: join(logDir, 'd1'), entry: join(oldDir, 'build/main.js') });
-  const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2') });
+  const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2'), nodeArgs: o.newNodeArgs });
   const stop = async () => {
     await Promise.allSettled([oldTg.proc.stop(), newTg.proc.stop(), sim.proc.stop(), r1.server.stop(), r2.server.stop(), d1.drop(), d2.drop()]);
     rmSync(logDir, { recursive: true, force: true });

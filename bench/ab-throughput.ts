@@ -3,7 +3,8 @@
 // change of a few percent shows only this way (docs/performance.md). Each build has its own Redis and database; both
 // share the simulator and CPU 1. Usage: build the other commit in a worktree (`git worktree add /tmp/wt-old SHA`, link
 // node_modules, `node scripts/build.mjs` there), build this one, then
-// `npx tsx bench/ab-throughput.ts /tmp/wt-old [rounds=7] [seconds=6]`.
+// `npx tsx bench/ab-throughput.ts /tmp/wt-old [rounds=7] [seconds=6]`. AB_NEW_NODE_ARGS=--flag,… runs this build's
+// Tollgate with those node options (a V8 flag against none: give this checkout as the old one too).
 import { latency1, throughput } from './load.js';
 import { median } from './report.js';
 import { cpuSeconds } from './procs.js';
@@ -13,7 +14,8 @@ const oldDir = process.argv[2];
 if (!oldDir) throw new Error('usage: npx tsx bench/ab-throughput.ts OLD_CHECKOUT_DIR [rounds] [seconds]');
 const rounds = Number(process.argv[3] ?? 7);
 const secs = Number(process.argv[4] ?? 6);
-const pair = await startBuildPair(oldDir, { warmup: 3000 });
+const newNodeArgs = process.env.AB_NEW_NODE_ARGS?.split(',').filter(Boolean);
+const pair = await startBuildPair(oldDir, { warmup: 3000, newNodeArgs });
 try {
   const res: Record<string, { rps: number[]; cpu: number[]; redis: number[]; p50: number[]; p99: number[] }> = { old: { rps: [], cpu: [], redis: [], p50: [], p99: [] }, new: { rps: [], cpu: [], redis: [], p50: [], p99: [] } };
   for (let i = 0; i < rounds; i++) {

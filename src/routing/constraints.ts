@@ -95,6 +95,23 @@ export function capabilityGaps(m: CatalogModel, needs: RequestNeeds, kind: Reque
   return g;
 }
 
+/**
+ * Whether capabilityGaps() would name any gap, without building them: the router asks this of every catalog model on
+ * every routed request (an array, a closure and the gaps per model otherwise).
+ */
+export function hasCapabilityGap(m: CatalogModel, needs: RequestNeeds, kind: RequestKind): boolean {
+  if (kind === 'embedding') return false;
+  const c = m.capabilities;
+  return (
+    (needs.tools && !c.tools) ||
+    (needs.jsonSchema && !c.json_schema) ||
+    (needs.vision && !c.vision) ||
+    (needs.reasoning && !c.reasoning) ||
+    (needs.maxOutput !== null && needs.maxOutput > c.max_output) ||
+    needs.promptTokens + (needs.maxOutput ?? 1) > c.context_window
+  );
+}
+
 export interface EffectiveQuality {
   score: number | null;
   /** `policy override` or the catalog's source; null without a score. */
@@ -105,6 +122,13 @@ export function qualityOf(policy: Policy, m: CatalogModel): EffectiveQuality {
   const o = policy.quality_overrides[m.id];
   if (o !== undefined) return { score: o, source: 'policy override' };
   return m.quality ? { score: m.quality.score, source: m.quality.source } : { score: null, source: null };
+}
+
+/** qualityOf(policy, m).score, without the object. */
+export function qualityScoreOf(policy: Policy, m: CatalogModel): number | null {
+  const o = policy.quality_overrides[m.id];
+  if (o !== undefined) return o;
+  return m.quality ? m.quality.score : null;
 }
 
 export function minQualityReason(route: RouteConfig, q: number | null): string | null {

@@ -7,12 +7,14 @@ import type { ProviderName } from '../providers/types.js';
 import type { Catalog, UnitPrices } from './catalog.js';
 import {
   capabilityGaps,
+  hasCapabilityGap,
   kindReason,
   minQualityReason,
   policyReasons,
   priceCaps,
   priceReasons,
   qualityOf,
+  qualityScoreOf,
   retiredReason,
   type RequestKind,
 } from './constraints.js';
@@ -176,8 +178,8 @@ function staticallyOut(input: PlanInput, route: RouteConfig, m: CatalogModel): b
     m.kind !== input.kind || // kindReason's test
     input.catalog.isRetired(m, input.now) || // retiredReason's test
     policyReasons(input.catalog, input.policy, m, route).length > 0 ||
-    capabilityGaps(m, input.needs, input.kind).length > 0 ||
-    minQualityReason(route, qualityOf(input.policy, m).score) !== null
+    hasCapabilityGap(m, input.needs, input.kind) ||
+    minQualityReason(route, qualityScoreOf(input.policy, m)) !== null
   );
 }
 
