@@ -1,5 +1,6 @@
 // The Provider seam: one small interface that every upstream adapter (and the in-memory fake) implements.
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse } from '../api/openai.js';
+import { createStamp, type Stamp } from '../stamp.js';
 
 export const providerNames = ['openai', 'deepseek', 'gemini'] as const;
 export type ProviderName = (typeof providerNames)[number];
@@ -39,10 +40,13 @@ export type ChatStream = AsyncIterable<ChatChunk>;
  * its bytes through instead of serialising the object again (src/gateway/sse.ts). Absent for a chunk an adapter
  * built or rewrote. Whoever changes a chunk in place must not use its text.
  */
-export const chunkText = new WeakMap<ChatChunk, string>();
+export const chunkText: Stamp<string> = createStamp<string>();
 
-/** The same for a whole chat completion: the upstream's answer text, when the adapter returned it unchanged. */
-export const completionText = new WeakMap<ChatCompletion, string>();
+/**
+ * The same for a whole chat completion: the upstream's answer text, when the adapter returned it unchanged. Stamps,
+ * not WeakMaps (src/stamp.ts): an entry per answer and per chunk made every young-generation collection slower.
+ */
+export const completionText: Stamp<string> = createStamp<string>();
 
 export interface Provider {
   readonly name: ProviderName;

@@ -7,6 +7,7 @@ import { hashKeySecret, keyPrefix, newId, newKeySecret } from './ids.js';
 import type { ApiKeyRecord, Store, StoredResponse, Tenant } from './interface.js';
 import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
 import { createSpendQuery } from './spend-query.js';
+import { createStamp } from '../stamp.js';
 
 /** Everything in Store except what depends on the driver (kind, migrate, ping, close), plus housekeeping. */
 export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'> & {
@@ -92,7 +93,8 @@ function ledgerInsertSql(events: readonly LedgerEvent[]) {
     ON CONFLICT (request_id) DO NOTHING`;
 }
 
-const preparedRows = new WeakMap<LedgerEvent, string>();
+/** Stamped, not a WeakMap (src/stamp.ts): an entry per request slowed every young-generation collection. */
+const preparedRows = createStamp<string>();
 
 /**
  * One event's record in that JSON array, made once and kept with the event. The ledger writer asks for it when a
