@@ -8,11 +8,20 @@
 // these.
 
 type Obj = Record<string, unknown>;
+const NONE: Keys = new Set();
+/** A set of names (a Set, or a Map's keys). */
+type Keys = { has(key: string): boolean };
+
+/** A copy of `o`'s own enumerable properties, in order, but those named in `omit`; a new object to add keys to. */
+export function copyWithout(o: object | null | undefined, omit: Keys = NONE): Obj {
+  const out: Obj = {};
+  if (o) for (const k in o) if (Object.hasOwn(o, k) && !omit.has(k)) out[k] = (o as Obj)[k];
+  return out;
+}
 
 /** A copy of `o` (own enumerable properties, in order) with `key` set to `value` (last when `o` lacks it). */
 export function withKey<T extends object, K extends string, V>(o: T | null | undefined, key: K, value: V): T & { [P in K]: V } {
-  const out: Obj = {};
-  if (o) for (const k in o) if (Object.hasOwn(o, k)) out[k] = (o as Obj)[k];
+  const out = copyWithout(o);
   out[key] = value;
   return out as T & { [P in K]: V };
 }
@@ -30,8 +39,7 @@ export function reshape(o: Obj, fields: ReadonlyMap<string, string | null>): Obj
     }
   }
   if (!touched) return o;
-  const out: Obj = {};
-  for (const k in o) if (Object.hasOwn(o, k) && !fields.has(k)) out[k] = o[k];
+  const out = copyWithout(o, fields);
   for (const [from, to] of fields) {
     const v = o[from];
     if (to !== null && v != null && out[to] == null) out[to] = v;

@@ -9,6 +9,7 @@ import { planRoute, type RoutePlan } from '../routing/router.js';
 import type { RequestNeeds } from '../routing/needs.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
+import { copyWithout } from '../objects.js';
 
 export interface Admitted {
   plan: RoutePlan;
@@ -101,16 +102,13 @@ export async function admit(
   return { plan: routePlan, budgets, estimatedTokens, rateHeaders: rateLimitHeaders(result.rate), maxAttempts, fallback };
 }
 
-/** Headers every served answer carries: request id, who served it and why, and the caller's rate-limit state. */
 /**
- * The served answer's headers. Built by adding to an empty object, not `{ ...rateHeaders, … }`: on Node 20 each property
- * added after a spread goes through V8's runtime (the clone's map keeps no transitions), and the caller adds two more:
- * 5.7 µs against 0.2 µs for this object (scratch micro-benchmark, 2026-12-07).
+ * Headers every served answer carries: request id, who served it and why, and the caller's rate-limit state. Built on
+ * a copy (src/objects.ts), not as `{ ...rateHeaders, … }`: on Node 20 each property added after a spread goes through
+ * V8's runtime, and the caller adds two more: 5.7 µs against 0.2 µs (scratch micro-benchmark, 2026-12-07).
  */
 export function servedHeaders(admitted: Pick<Admitted, 'plan' | 'rateHeaders'>, requestId: string, served: { provider: string; model: string; rank: number; fallbacks: number }): Record<string, string> {
-  const h: Record<string, string> = {};
-  const rate = admitted.rateHeaders;
-  for (const k in rate) h[k] = rate[k];
+  const h = copyWithout(admitted.rateHeaders) as Record<string, string>;
   h['x-request-id'] = requestId;
   h['x-tollgate-provider'] = served.provider;
   h['x-tollgate-model'] = served.model;

@@ -6,9 +6,12 @@ import type { UpstreamHttp, UpstreamResponse } from './http.js';
 import type { CallContext, ChatStream, EmbeddingResult, Provider, ProviderName } from './types.js';
 import { chunkText, completionText, UpstreamError } from './types.js';
 import { invalidResponse, tryParseJson, upstreamErrorFromHttp, upstreamErrorFromStreamEvent } from './upstream-errors.js';
-import { withKey } from '../objects.js';
+import { copyWithout, withKey } from '../objects.js';
 
 export type JsonObject = Record<string, unknown>;
+
+/** Set again by chatBody() for a stream, left out otherwise. */
+const streamFields = new Set(['stream', 'stream_options']);
 
 export interface OpenAICompatibleHooks {
   /** Adjust the upstream body (model and stream fields already set). May throw GatewayError for a request it cannot serve. */
@@ -98,8 +101,7 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
 
   function chatBody(req: ChatRequest, ctx: CallContext, stream: boolean): JsonObject {
     // Field by field into a new object (src/objects.ts: no spread clone extended, no delete).
-    const body: JsonObject = {};
-    for (const k in req) if (k !== 'stream' && k !== 'stream_options') body[k] = (req as JsonObject)[k];
+    const body = copyWithout(req, streamFields);
     body.model = ctx.upstreamModel;
     body.messages = shortenToolCallIds(req.messages);
     if (stream) {

@@ -4,6 +4,10 @@ import type { ResponseItem, ResponsesRequest } from './schema.js';
 import { shouldStore } from './schema.js';
 import { inputItems } from './to-chat.js';
 import type { ResponseStreamEvent } from './types.js';
+import { copyWithout } from '../objects.js';
+
+/** Fields the gateway keeps (the state lives with it): never sent upstream as the client gave them. */
+const gatewayHeldFields = new Set(['previous_response_id', 'store']);
 
 /**
  * The body to send upstream: history expanded into `input` (OpenAI never saw our previous_response_id), `store: false`
@@ -15,8 +19,7 @@ import type { ResponseStreamEvent } from './types.js';
 export function passthroughBody(req: ResponsesRequest, history: readonly ResponseItem[], upstreamModel: string): Record<string, unknown> {
   const input = [...history, ...inputItems(req)].flatMap(forUpstream);
   // Field by field (src/objects.ts): `store` added to a spread copy would go through V8's runtime.
-  const body: Record<string, unknown> = {};
-  for (const k in req) if (Object.hasOwn(req, k) && k !== 'previous_response_id' && k !== 'store') body[k] = (req as Record<string, unknown>)[k];
+  const body = copyWithout(req, gatewayHeldFields);
   body.model = upstreamModel;
   body.input = input;
   body.store = false;

@@ -1,6 +1,6 @@
 // src/objects.ts: the copies the request path makes instead of extending a spread clone or deleting a field.
 import { describe, expect, it } from 'vitest';
-import { reshape, withKey } from '../../src/objects.js';
+import { copyWithout, reshape, withKey } from '../../src/objects.js';
 
 describe('withKey', () => {
   it('copies the object with the key added last, or overwritten where it was; the original is untouched', () => {
@@ -50,5 +50,17 @@ describe('reshape', () => {
   it('fills a new name that is present but null, and drops an old name that is null', () => {
     expect(reshape({ max_completion_tokens: null, max_tokens: 9 }, fields)).toEqual({ max_completion_tokens: 9 });
     expect(reshape({ max_tokens: null, a: 1 }, fields)).toEqual({ a: 1 });
+  });
+});
+
+describe('copyWithout', () => {
+  it('copies own properties in order, leaving out the named ones, into a new object', () => {
+    const o = { a: 1, stream: true, b: 2, stream_options: {} };
+    const out = copyWithout(o, new Set(['stream', 'stream_options']));
+    expect(Object.keys(out)).toEqual(['a', 'b']);
+    expect(out).not.toBe(o);
+    expect(copyWithout(o)).toEqual(o);
+    expect(copyWithout(null)).toEqual({});
+    expect(copyWithout(Object.assign(Object.create({ inherited: 1 }) as object, { own: 1 }))).toEqual({ own: 1 });
   });
 });
