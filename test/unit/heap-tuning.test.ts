@@ -95,9 +95,12 @@ describe('collection when the process goes quiet', () => {
     expect(cpu.map((c) => w.tick(c))).toEqual([false, false, false, false, false, false, true, false]);
     // Busy again, then quiet: once more.
     expect([1_230, 1_231, 1_232, 1_233].map((c) => w.tick(c))).toEqual([false, false, false, true]);
-    // A steady trickle (5% of a core) is neither busy nor quiet, and it breaks a quiet run: nothing.
+    // A steady trickle (3% of a core) is neither busy nor quiet, and it breaks a quiet run: nothing.
     const trickle = new QuietAfterBusy(0, 1000, 2);
-    expect([400, 401, 451, 452, 502].map((c) => trickle.tick(c))).toEqual([false, false, false, false, false]);
+    expect([400, 401, 431, 432, 462].map((c) => trickle.tick(c))).toEqual([false, false, false, false, false]);
+    // Moderate traffic (6% of a core) counts as busy: its garbage is given back after the quiet run.
+    const moderate = new QuietAfterBusy(0, 1000, 2);
+    expect([60, 61, 62].map((c) => moderate.tick(c))).toEqual([false, false, true]);
   });
 
   it("runs from an unref'd timer reading the CPU time, and does nothing without a collector", () => {
