@@ -38,11 +38,12 @@ export function startupDone(): void {
 // three (bench/RESULTS.md). A full collection once the process has been quiet for a while releases it (~150 → ~105
 // MB at once, ~93 when V8's reducer follows). Decided from the process's own CPU time every IDLE_CHECK_MS, nothing per
 // request: a busy interval (≥ BUSY_SHARE of a core) and then QUIET_INTERVALS quiet ones in a row (< QUIET_SHARE each)
-// collect once. Busy is any real traffic, 5% of a core (an idle gateway spends ~0.5%): at 20% the bench's last loads
-// (streams, 100 and 400 req/s) never counted once an earlier quiet spell had collected, and RSS stayed 1.27–1.41× idle
-// through the minute after (2026-12-07, fifth session). Not sooner: the first seconds of load after a forced collection cost ~16% more CPU per request (bench
-// rounds after an 8 s pause, 0.258 against 0.222 ms), so a gateway with short pauses between bursts must not pay it
-// each time; after 30 s of quiet it is what the reducer would do anyway.
+// collect once. Busy is any real traffic, 5% of a core (an idle gateway spends ~0.5%): at 20%, traffic between 5 and
+// 20% (the bench's streams and fixed rates) did not arm it once an earlier quiet spell had collected, and its garbage
+// waited for V8's reducer (a probe: collected at the 35-40 s check now, by the reducer at ~50 s before). Not sooner:
+// the first seconds of load after a forced collection cost ~16% more CPU per request (bench rounds after an 8 s pause,
+// 0.258 against 0.222 ms), so a gateway with short pauses between bursts must not pay it each time; after 30 s of quiet
+// it is what the reducer would do anyway.
 
 export const IDLE_CHECK_MS = 5000;
 const BUSY_SHARE = 0.05;

@@ -21,6 +21,12 @@ export interface AppEnv {
   };
 }
 
+/** A route's answer built with servedHeaders(), which carry x-request-id: the app's middleware adds none (src/app.ts). */
+export function servedAnswer(c: Context<AppEnv>, res: Response): Response {
+  c.set('answerHasRequestId', true);
+  return res;
+}
+
 /** The Node response of a request served by @hono/node-server (its `env.outgoing`); undefined elsewhere (app.request). */
 export function outgoingOf(c: Context): ServerResponse | undefined {
   return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;

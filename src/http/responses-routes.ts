@@ -5,7 +5,7 @@ import type { GatewayDeps } from '../gateway/deps.js';
 import { parseResponsesRequest } from '../responses/index.js';
 import { GatewayError } from '../errors.js';
 import { parseJson, readBody } from './body.js';
-import { outgoingOf, type AppEnv } from './context.js';
+import { outgoingOf, servedAnswer, type AppEnv } from './context.js';
 import { clientSignalOf } from './client-signal.js';
 
 export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
@@ -17,16 +17,14 @@ export function createResponsesRoutes(deps: GatewayDeps): Hono<AppEnv> {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
     }
-    const res = await handleResponses(deps, {
+    return servedAnswer(c, await handleResponses(deps, {
       req: parseResponsesRequest(body),
       auth: c.get('auth'),
       requestId: c.get('requestId'),
       t0: c.get('t0'),
       clientSignal: clientSignalOf(c),
       out: outgoingOf(c),
-    });
-    c.set('answerHasRequestId', true); // servedHeaders()
-    return res;
+    }));
   });
 
   r.get('/responses/:id', async (c) => c.json(await getStoredResponse(deps, c.get('auth'), c.req.param('id'))));

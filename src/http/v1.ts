@@ -13,7 +13,7 @@ import type { GatewayDeps } from '../gateway/deps.js';
 import { readJson } from './body.js';
 import { clientSignalOf } from './client-signal.js';
 import { createResponsesRoutes } from './responses-routes.js';
-import { outgoingOf, type AppEnv } from './context.js';
+import { outgoingOf, servedAnswer, type AppEnv } from './context.js';
 
 export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
   const v1 = new Hono<AppEnv>();
@@ -25,7 +25,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
     if (req.messages.length > maxMessages) {
       throw new GatewayError('invalid_request', `Too many messages: ${req.messages.length} (the limit is ${maxMessages}).`, { param: 'messages' });
     }
-    const res = await handleChat(deps, {
+    return servedAnswer(c, await handleChat(deps, {
       req,
       auth: c.get('auth'),
       requestId: c.get('requestId'),
@@ -33,16 +33,12 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
       clientSignal: clientSignalOf(c),
       cacheHeader: c.req.header('x-tollgate-cache') ?? null,
       out: outgoingOf(c),
-    });
-    c.set('answerHasRequestId', true); // servedHeaders()
-    return res;
+    }));
   });
 
   v1.post('/embeddings', async (c) => {
     const req = await readJson(c, embeddingRequestSchema, limit);
-    const res = await handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: clientSignalOf(c) });
-    c.set('answerHasRequestId', true); // servedHeaders()
-    return res;
+    return servedAnswer(c, await handleEmbeddings(deps, { req, auth: c.get('auth'), requestId: c.get('requestId'), t0: c.get('t0'), clientSignal: clientSignalOf(c) }));
   });
 
   v1.get('/models', (c) => c.json(listModels(deps, c.get('auth'), deps.clock())));
