@@ -1,4 +1,5 @@
 // Reads and validates a JSON request body: size limit (413), JSON syntax (400), zod schema (400 naming the param).
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
@@ -14,6 +15,14 @@ export async function readBody(c: Context, limit: number): Promise<string> {
   const declared = c.req.header('content-length');
   if (declared !== undefined) {
     if (Number(declared) > limit) throw tooLarge(limit);
+    // One microtask: the route runs inside Node's 'request' event, before its parser has taken the body that came
+    // in the same read; once the stack unwinds, a body that came whole is complete and buffered.
+    await Promise.resolve();
+    const whole = arrivedBody(c, Number(declared));
+    if (whole !== null) {
+      if (whole.length > limit) throw tooLarge(limit);
+      return whole;
+    }
     // Read before touching c.req.raw.body: on @hono/node-server that getter builds a full web Request over
     // Readable.toWeb() (webstreams on every request); text() alone reads the socket directly.
     const text = await c.req.text();
@@ -37,6 +46,25 @@ export async function readBody(c: Context, limit: number): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The body of a request that arrived whole (the usual case: a small body in the packets of its headers), taken from
+ * Node's request buffer at once. c.req.text() instead puts the request into flowing mode, waits for its 'data' and
+ * 'end' events over several ticks, and decodes through a TextDecoder: ~2.3 KiB more garbage per request (bench
+ * allocation phase, 82.2-82.8 → 79.9-80.6 KiB). null when the body is not all buffered yet (still arriving) or was read
+ * already: the caller reads it the usual way. Node's parser has checked the bytes against content-length.
+ */
+function arrivedBody(c: Context, declared: number): string | null {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming || incoming.readableDidRead || incoming.readableFlowing !== null || incoming.readableEncoding !== null) return null;
+  if (incoming.readableLength !== declared) return null;
+  const buf = declared === 0 ? null : (incoming.read() as Buffer | null);
+  // Let the request end as usual (its parser adds the end next): 'end' marks it done for Node and node-server.
+  incoming.resume();
+  if (buf === null) return '';
+  const text = buf.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function tooLarge(limit: number): GatewayError {
