@@ -230,6 +230,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
           onResponseStart(_c, statusCode, headers) {
             if (statusCode < 200) return; // 1xx: the real answer follows
             headersSeen = true;
+            let flat: Record<string, string> | undefined;
             const body: AsyncIterable<Uint8Array> = {
               async *[Symbol.asyncIterator]() {
                 take();
@@ -239,7 +240,10 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
             };
             resolve({
               status: statusCode,
-              headers: flattenHeaders(headers),
+              // Read on error answers and pass-through only: flattened when first read, not on every answer.
+              get headers() {
+                return (flat ??= flattenHeaders(headers));
+              },
               body,
               async text() {
                 take();
@@ -480,9 +484,13 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
             if (statusCode < 200) return; // 1xx: the real answer follows
             headersSeen = true;
             deadline.clear();
+            let flat: Record<string, string> | undefined;
             resolve({
               status: statusCode,
-              headers: flattenHeaders(headers),
+              // Read on error answers and pass-through only: flattened when first read, not on every answer.
+              get headers() {
+                return (flat ??= flattenHeaders(headers));
+              },
               body: {
                 [Symbol.asyncIterator]() {
                   choose('bytes');
