@@ -158,6 +158,7 @@ function parseTarget(url: string): Target {
 }
 
 type Settle = { ok: true } | { ok: false; error: UpstreamError };
+const SETTLED_OK: Settle = { ok: true };
 
 // sendWhole and sendStream each write out their dispatch options and the wiring from the caller's signal to undici's
 // controller. Shared through a helper object (a `linkAbort(signal)` returning the controller through a getter), the
@@ -247,7 +248,8 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
               body,
               async text() {
                 take();
-                await whenSettled();
+                // A small answer has usually ended by now (headers and body in one read): no promise to wait on.
+                if (settled !== SETTLED_OK) await whenSettled();
                 const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
                 return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a BOM, as TextDecoder drops it
               },
@@ -275,7 +277,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
             web?.enqueue(chunk);
           },
           onResponseEnd() {
-            settle({ ok: true });
+            settle(SETTLED_OK);
           },
           onResponseError(_c, e) {
             fail(e);
