@@ -15,6 +15,12 @@ export interface Plan {
   rounds: number;
   thrS: number;
   latMs: number;
+  /**
+   * Seconds of 32-connection load per target before a latency phase's rounds. 15 since 2026-12-07 (sixth session):
+   * Tollgate's JIT takes ~15-20 s of load to settle (TurboFan compilations per 5 s: 324, 158, 102, then 13-40; its
+   * CPU per request 0.38 → 0.27 ms over those 20 s), so with 2 s its first rounds timed the compiler at work. Every
+   * target gets the same; a gateway in service has long compiled its request path.
+   */
   warmS: number;
   maxTokens: number;
   streams: number;

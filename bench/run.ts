@@ -18,6 +18,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     'no-portkey': { type: 'boolean', default: false },
     rounds: { type: 'string' },
+    /** Seconds of 32-connection load per target before each latency phase's rounds (default 15; --quick 0.3). */
+    'warm-s': { type: 'string' },
     requests: { type: 'string' },
     soak: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -43,8 +45,9 @@ if (!args['no-build']) buildGateway();
 const quick = args.quick;
 const plan: Plan = quick
   ? { rounds: 1, thrS: 0.5, latMs: 300, warmS: 0.3, maxTokens: 32, streams: 4, warmStreams: 2, streamConc: 2, streamTokens: 14, ttftMs: 2, gapMs: 2, rates: [50, 150], rateLeadMs: 500, rateWindowMs: 1000, afterMs: 500, settleMs: 1000 }
-  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 2, maxTokens: 32, streams: 16, warmStreams: 300, streamConc: 4, streamTokens: 68, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000, settleMs: 60_000 };
+  : { rounds: 3, thrS: 5, latMs: 3000, warmS: 15, maxTokens: 32, streams: 16, warmStreams: 300, streamConc: 4, streamTokens: 68, ttftMs: 20, gapMs: 20, rates: [100, 400], rateLeadMs: 3000, rateWindowMs: 10_000, afterMs: 5000, settleMs: 60_000 };
 if (args.rounds) plan.rounds = Math.max(1, Number(args.rounds));
+if (args['warm-s']) plan.warmS = Math.max(0, Number(args['warm-s']));
 const wanted = (v: string | undefined, all: string[]) => new Set(v ? v.split(',').map((x) => x.trim()) : all);
 const targets = wanted(args.targets, ['direct', 'proxy', 'tollgate', 'portkey']);
 const phases = wanted(args.phases, ['lat0', 'lat60', 'alloc', 'stream', 'rate']);
