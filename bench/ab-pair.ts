@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { latency1 } from './load.js';
+import { latency1, throughput } from './load.js';
 import { pinSelf } from './procs.js';
 import { createBenchDatabase, startRedis } from './services.js';
 import { type Running, simSettings, startSimulator, startTollgate } from './targets.js';
@@ -21,7 +21,7 @@ export interface BuildPair {
   stop(): Promise<void>;
 }
 
-export async function startBuildPair(oldDir: string, o: { warmup: number; newNodeArgs?: string[] }): Promise<BuildPair> {
+export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?: number; newNodeArgs?: string[] }): Promise<BuildPair> {
   const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
   const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
   const sim = await startSimulator(ctx, 32);
@@ -38,6 +38,8 @@ export async function startBuildPair(oldDir: string, o: { warmup: number; newNod
   try {
     await simSettings(sim.base, { latencyMs: 0 });
     for (const t of [oldTg, newTg]) await latency1(t.target, { durationMs: 100, maxTokens: 32, warmup: o.warmup });
+    // As the bench's latency phases: the JIT settles after ~15 s of load (bench/phases.ts, Plan.warmS).
+    for (const t of [oldTg, newTg]) await throughput(t.target, { connections: 32, durationS: o.warmS ?? 15, maxTokens: 32 });
   } catch (e) {
     await stop();
     throw e;
