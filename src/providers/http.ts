@@ -231,7 +231,6 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
           onResponseStart(_c, statusCode, headers) {
             if (statusCode < 200) return; // 1xx: the real answer follows
             headersSeen = true;
-            let flat: Record<string, string> | undefined;
             const body: AsyncIterable<Uint8Array> = {
               async *[Symbol.asyncIterator]() {
                 take();
@@ -241,10 +240,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
             };
             resolve({
               status: statusCode,
-              // Read on error answers and pass-through only: flattened when first read, not on every answer.
-              get headers() {
-                return (flat ??= flattenHeaders(headers));
-              },
+              headers: flattenHeaders(headers),
               body,
               async text() {
                 take();
@@ -486,13 +482,9 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
             if (statusCode < 200) return; // 1xx: the real answer follows
             headersSeen = true;
             deadline.clear();
-            let flat: Record<string, string> | undefined;
             resolve({
               status: statusCode,
-              // Read on error answers and pass-through only: flattened when first read, not on every answer.
-              get headers() {
-                return (flat ??= flattenHeaders(headers));
-              },
+              headers: flattenHeaders(headers),
               body: {
                 [Symbol.asyncIterator]() {
                   choose('bytes');
