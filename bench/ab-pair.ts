@@ -21,7 +21,7 @@ export interface BuildPair {
   stop(): Promise<void>;
 }
 
-export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?: number; newNodeArgs?: string[] }): Promise<BuildPair> {
+export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?: number; newNodeArgs?: string[]; latencyMs?: number }): Promise<BuildPair> {
   const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
   const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
   const sim = await startSimulator(ctx, 32);
@@ -36,7 +36,7 @@ export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?
     rmSync(logDir, { recursive: true, force: true });
   };
   try {
-    await simSettings(sim.base, { latencyMs: 0 });
+    await simSettings(sim.base, { latencyMs: o.latencyMs ?? 0 });
     for (const t of [oldTg, newTg]) await latency1(t.target, { durationMs: 100, maxTokens: 32, warmup: o.warmup });
     // As the bench's latency phases: the JIT settles after ~15 s of load (bench/phases.ts, Plan.warmS).
     for (const t of [oldTg, newTg]) await throughput(t.target, { connections: 32, durationS: o.warmS ?? 15, maxTokens: 32 });
