@@ -1,6 +1,6 @@
 // Two Tollgate builds side by side for the A/B probes (ab-probe.ts, ab-throughput.ts): the other checkout's build and
-// this one's, each with its own Redis and database, both behind one simulator at 0 ms, servers on CPU 1 and the caller
-// on CPU 0 as in the bench, warmed up before the first round.
+// this one's, each with its own Redis and database, both behind one simulator (at 0 ms unless `latencyMs` says
+// otherwise), servers on CPU 1 and the caller on CPU 0 as in the bench, warmed up before the first round.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
