@@ -37,6 +37,16 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+/** Runs `fn` over one keep-alive socket, closed afterwards. */
+async function withClient(fn: (c: ReturnType<typeof client>) => Promise<void>): Promise<void> {
+  const c = client();
+  try {
+    await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
 /** One keep-alive socket; `send` writes parts with pauses between them and resolves with each whole answer. */
 function client() {
   const socket: Socket = connect(port, '127.0.0.1');
@@ -73,6 +83,8 @@ function client() {
 }
 
 const head = (length: number) => `POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
+/** A request with its body, or with the first `upTo` bytes of it, in one packet. */
+const withHead = (body: Buffer, upTo = body.length) => Buffer.concat([Buffer.from(head(body.length), 'latin1'), body.subarray(0, upTo)]);
 const json = (text: string) => Buffer.from(JSON.stringify({ text }), 'utf8');
 
 /** After the answer, the request has ended: no drain left for node-server, nothing pending on the connection. */
@@ -82,62 +94,49 @@ async function expectEnded(n: number): Promise<void> {
 }
 
 describe('request bodies on the Node server', () => {
-  it('takes a body that came with its headers, and the connection serves the next request', async () => {
-    const c = client();
-    try {
+  it('takes a body that came with its headers, and the connection serves the next request', () =>
+    withClient(async (c) => {
       for (const text of ['first', 'second, on the same connection', 'ünïcödé ✓ and "quotes"']) {
         const body = json(text);
-        const a = await c.send([Buffer.concat([Buffer.from(head(body.length), 'latin1'), body])]);
+        const a = await c.send([withHead(body)]);
         expect(a.status).toBe(200);
         expect(JSON.parse(a.body)).toEqual({ length: text.length, text });
       }
       await expectEnded(3);
-    } finally {
-      c.close();
-    }
-  });
+    }));
 
-  it('reads a body that arrives after its headers, or in pieces, to the end', async () => {
-    const c = client();
-    try {
+  it('reads a body that arrives after its headers, or in pieces, to the end', () =>
+    withClient(async (c) => {
       const body = json('x'.repeat(5000));
       let a = await c.send([head(body.length), body]);
       expect(a.status).toBe(200);
       expect(JSON.parse(a.body).length).toBe(5000);
       // Half of the body with the headers, the rest later: what is buffered is not the whole body.
-      a = await c.send([Buffer.concat([Buffer.from(head(body.length), 'latin1'), body.subarray(0, 2500)]), body.subarray(2500)]);
+      a = await c.send([withHead(body, 2500), body.subarray(2500)]);
       expect(a.status).toBe(200);
       expect(JSON.parse(a.body).length).toBe(5000);
       // A multi-byte character split between two packets.
       const u = json('é'.repeat(300));
       const cut = u.indexOf(0xc3) + 1;
-      a = await c.send([Buffer.concat([Buffer.from(head(u.length), 'latin1'), u.subarray(0, cut)]), u.subarray(cut)]);
+      a = await c.send([withHead(u, cut), u.subarray(cut)]);
       expect(a.status).toBe(200);
       expect(JSON.parse(a.body).text).toBe('é'.repeat(300));
       await expectEnded(3);
-    } finally {
-      c.close();
-    }
-  });
+    }));
 
-  it('takes two pipelined requests in one packet, each with its own body', async () => {
-    const c = client();
-    try {
+  it('takes two pipelined requests in one packet, each with its own body', () =>
+    withClient(async (c) => {
       const [b1, b2] = [json('one'), json('two')];
-      const first = c.send([Buffer.concat([Buffer.from(head(b1.length), 'latin1'), b1, Buffer.from(head(b2.length), 'latin1'), b2])]);
+      const first = c.send([Buffer.concat([withHead(b1), withHead(b2)])]);
       expect(JSON.parse((await first).body).text).toBe('one');
       const second = await c.send([]);
       expect(JSON.parse(second.body).text).toBe('two');
-    } finally {
-      c.close();
-    }
-  });
+    }));
 
-  it('answers a body that is not JSON, or over the limit, with the usual errors', async () => {
-    const c = client();
-    try {
+  it('answers a body that is not JSON, or over the limit, with the usual errors', () =>
+    withClient(async (c) => {
       const bad = Buffer.from('{"text": ', 'utf8');
-      let a = await c.send([Buffer.concat([Buffer.from(head(bad.length), 'latin1'), bad])]);
+      let a = await c.send([withHead(bad)]);
       expect(a.status).toBe(400);
       expect(JSON.parse(a.body).error).toBe('invalid_json');
       const empty = await c.send([head(0)]);
@@ -145,8 +144,5 @@ describe('request bodies on the Node server', () => {
       expect(JSON.parse(empty.body).error).toBe('invalid_json');
       a = await c.send([head(LIMIT + 1)]);
       expect(a.status).toBe(413);
-    } finally {
-      c.close();
-    }
-  });
+    }));
 });
