@@ -1,8 +1,9 @@
 // Run by test/unit/shapes.test.ts as `node --allow-natives-syntax --import tsx test/support/shapes-probe.ts`: builds
 // request-path objects twice, as two requests would, and prints whether each pair shares one V8 map (hidden class)
-// with fast properties. An object that gets a map of its own per request (a getter in an object literal, keys added
-// to a spread clone, `delete`) allocates maps that live in the old generation: the promoted bytes per request and the
-// scavenges' pauses rise with them (docs/performance.md, 2026-12-07).
+// with fast properties. An object that gets a map of its own per request (keys added to a spread clone) allocates maps
+// that live in the old generation; one whose properties fall into dictionary mode (a getter in an object literal,
+// `delete`) carries a hash table instead: either way the promoted bytes per request and the scavenges' pauses rise
+// (docs/performance.md, 2026-12-07).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createUpstreamHttp, type UpstreamRequest } from '../../src/providers/http.js';
