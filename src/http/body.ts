@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { utf8Text } from '../utf8.js';
 
 /** `['messages', 0, 'content']` → `messages[0].content`, as OpenAI names params. */
 export function paramPath(path: readonly PropertyKey[]): string | null {
@@ -14,11 +15,12 @@ export function paramPath(path: readonly PropertyKey[]): string | null {
 export async function readBody(c: Context, limit: number): Promise<string> {
   const declared = c.req.header('content-length');
   if (declared !== undefined) {
-    if (Number(declared) > limit) throw tooLarge(limit);
+    const length = Number(declared);
+    if (length > limit) throw tooLarge(limit);
     // One microtask: the route runs inside Node's 'request' event, before its parser has taken the body that came
     // in the same read; once the stack unwinds, a body that came whole is complete and buffered.
     await Promise.resolve();
-    const whole = arrivedBody(c, Number(declared));
+    const whole = arrivedBody(c, length);
     if (whole !== null) {
       if (whole.length > limit) throw tooLarge(limit);
       return whole;
@@ -62,9 +64,7 @@ function arrivedBody(c: Context, declared: number): string | null {
   const buf = declared === 0 ? null : (incoming.read() as Buffer | null);
   // Let the request end as usual (its parser adds the end next): 'end' marks it done for Node and node-server.
   incoming.resume();
-  if (buf === null) return '';
-  const text = buf.toString('utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return buf === null ? '' : utf8Text(buf);
 }
 
 function tooLarge(limit: number): GatewayError {

@@ -4,6 +4,7 @@ import { createSseDecoder, sseBatches, type SseDecoder } from './sse.js';
 import type { FileConfig } from '../config/schema.js';
 import { UpstreamError, type AbortLike, type ProviderName, type UpstreamFailureKind } from './types.js';
 import { remembered } from '../bounded-map.js';
+import { utf8Text } from '../utf8.js';
 
 export interface UpstreamHttpOptions {
   connectTimeoutMs: number;
@@ -246,8 +247,7 @@ function sendWhole(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: Up
                 take();
                 // A small answer has usually ended by now (headers and body in one read): no promise to wait on.
                 if (settled !== SETTLED_OK) await whenSettled();
-                const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-                return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a BOM, as TextDecoder drops it
+                return utf8Text(chunks);
               },
               toWeb() {
                 take();
@@ -495,8 +495,7 @@ function sendStream(dispatcher: Dispatcher, options: UpstreamHttpOptions, req: U
                 choose('text');
                 const chunks: Buffer[] = [];
                 for await (const c of iterator<Buffer>()) chunks.push(c);
-                const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-                return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+                return utf8Text(chunks);
               },
               toWeb() {
                 choose('bytes');
