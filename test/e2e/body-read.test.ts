@@ -14,8 +14,12 @@ import { GatewayError } from '../../src/errors.js';
 const schema = z.object({ text: z.string() });
 const LIMIT = 64 * 1024;
 
-/** What the route saw of each request: its text, and whether Node's request had ended once the answer was written. */
-const seen: Array<{ text: string; ended: () => boolean }> = [];
+/**
+ * What the route saw of each request: its text, how the body was read, and whether Node's request had ended once the
+ * answer was written. `via`: after readJson the route asks c.req.text() again; Hono keeps the text of a body that
+ * c.req.text() read (`reader`), while one taken from Node's buffer leaves node-server refusing a second read (`buffer`).
+ */
+const seen: Array<{ text: string; via: 'buffer' | 'reader'; ended: () => boolean }> = [];
 let server: ServerType;
 let port: number;
 
@@ -24,7 +28,11 @@ beforeAll(async () => {
   app.post('/echo', async (c) => {
     const incoming = (c.env as { incoming: IncomingMessage }).incoming;
     const body = await readJson(c, schema, LIMIT);
-    seen.push({ text: body.text, ended: () => incoming.readableEnded });
+    const via = await c.req.text().then(
+      () => 'reader' as const,
+      () => 'buffer' as const,
+    );
+    seen.push({ text: body.text, via, ended: () => incoming.readableEnded });
     return c.json({ length: body.text.length, text: body.text });
   });
   app.onError((e, c) => c.json({ error: e instanceof GatewayError ? e.code : String(e) }, e instanceof GatewayError ? (e.status as 400) : 500));
@@ -102,6 +110,7 @@ describe('request bodies on the Node server', () => {
         expect(a.status).toBe(200);
         expect(JSON.parse(a.body)).toEqual({ length: text.length, text });
       }
+      expect(seen.slice(-3).map((s) => s.via)).toEqual(['buffer', 'buffer', 'buffer']);
       await expectEnded(3);
     }));
 
@@ -121,7 +130,20 @@ describe('request bodies on the Node server', () => {
       a = await c.send([withHead(u, cut), u.subarray(cut)]);
       expect(a.status).toBe(200);
       expect(JSON.parse(a.body).text).toBe('é'.repeat(300));
+      expect(seen.slice(-3).map((s) => s.via)).toEqual(['reader', 'reader', 'reader']);
       await expectEnded(3);
+    }));
+
+  it('drops a leading byte-order mark either way, as TextDecoder does', () =>
+    withClient(async (c) => {
+      const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json('bom')]);
+      let a = await c.send([withHead(body)]);
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.body).text).toBe('bom');
+      a = await c.send([head(body.length), body]);
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.body).text).toBe('bom');
+      expect(seen.slice(-2).map((s) => s.via)).toEqual(['buffer', 'reader']);
     }));
 
   it('takes two pipelined requests in one packet, each with its own body', () =>
