@@ -47,7 +47,7 @@ export async function readBody(c: Context, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return utf8Text(Buffer.concat(chunks)); // as c.req.text() decodes a sized body: a leading BOM dropped
 }
 
 /**

@@ -144,6 +144,12 @@ describe('request bodies on the Node server', () => {
       expect(a.status).toBe(200);
       expect(JSON.parse(a.body).text).toBe('bom');
       expect(seen.slice(-2).map((s) => s.via)).toEqual(['buffer', 'reader']);
+      // A chunked upload (no content-length): read as it arrives, the same text.
+      const chunked = `POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`;
+      const piece = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`, 'latin1'), b, Buffer.from('\r\n', 'latin1')]);
+      a = await c.send([Buffer.concat([Buffer.from(chunked, 'latin1'), piece(body.subarray(0, 5))]), Buffer.concat([piece(body.subarray(5)), Buffer.from('0\r\n\r\n', 'latin1')])]);
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.body).text).toBe('bom');
     }));
 
   it('takes two pipelined requests in one packet, each with its own body', () =>
