@@ -93,5 +93,15 @@ process.stdout.write(
   `scavenges: ${scavenges.length}, pause p50 ${pauses[pauses.length >> 1]} ms, max ${pauses[pauses.length - 1]} ms; ` +
     `promoted ${(promoted / 1024 / 1024).toFixed(1)} MB over ${requests} requests = ${((promoted / requests) / 1024).toFixed(1)} KB per request\n`,
 );
+// LO-space objects (a large string, say) skip the young generation and never show as promoted, but they fill the old
+// one all the same: the heap's growth between mark-compacts (before one minus after the previous) counts both.
+const marks = log.split('\n').filter((l) => / gc=mc /.test(l));
+const sizes = (l: string, k: string) => Number(new RegExp(` ${k}=(\\d+)`).exec(l)?.[1] ?? 0);
+let grown = 0;
+for (let i = 1; i < marks.length; i++) grown += Math.max(0, sizes(marks[i], 'total_size_before') - sizes(marks[i - 1], 'total_size_after'));
+process.stdout.write(
+  `mark-compacts: ${marks.length}, one per ${Math.round(requests / Math.max(1, marks.length))} requests; ` +
+    `heap grown between them ${(grown / 1024 / 1024).toFixed(1)} MB = ${((grown / requests) / 1024).toFixed(1)} KB per request\n`,
+);
 if (process.env.KEEP_LOG) process.stdout.write(`${scavenges.slice(-2).join('\n')}\nlogs in ${logDir}\n`);
 else rmSync(logDir, { recursive: true, force: true });
