@@ -15,7 +15,7 @@ export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'> & 
   purgeExpiredResponses(): Promise<number>;
 };
 
-/** Rows per INSERT statement: 28 parameters a row stays far below Postgres' 65,535 parameter limit. */
+/** Rows per INSERT statement: one parameter a row, far below Postgres' 65,535 parameter limit. */
 const LEDGER_ROWS_PER_STATEMENT = 1000;
 /** Rows the router's expected-output estimate looks at. */
 const RECENT_OUTPUT_WINDOW = 200;
@@ -38,7 +38,7 @@ const keyColumns = {
 };
 
 /** Ledger columns in insert order: [event field, column, SQL type in the JSON record]. */
-const ledgerColumns = [
+export const ledgerColumns = [
   ['requestId', 'request_id', 'text'],
   ['tenantId', 'tenant_id', 'text'],
   ['keyId', 'key_id', 'text'],
@@ -69,7 +69,10 @@ const ledgerColumns = [
 ] as const satisfies readonly (readonly [keyof LedgerEvent, string, string])[];
 
 const ledgerColumnList = sql.raw(ledgerColumns.map(([, c]) => c).join(', '));
-const ledgerRecordType = sql.raw(ledgerColumns.map(([, c, t]) => `${c} ${t}`).join(', '));
+/** Each column read from its place in a row's JSON array `j`: ->> gives the text (NULL for null), cast to the column's type. */
+const ledgerRowFields = sql.raw(
+  ledgerColumns.map(([, , t], i) => (t === 'jsonb' ? `j->${i}` : t === 'text' ? `j->>${i}` : `(j->>${i})::${t}`)).join(', '),
+);
 
 /**
  * Postgres text and jsonb cannot hold NUL; an upstream error message carrying one must not sink the whole batch. In
@@ -80,16 +83,18 @@ const ledgerRecordType = sql.raw(ledgerColumns.map(([, c, t]) => `${c} ${t}`).jo
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /**
- * One multi-row INSERT with a single parameter: the batch as a JSON array expanded by jsonb_to_recordset. Building
- * 28 bound parameters per row through the query builder cost ~0.5 ms of CPU per row; this is ~20x cheaper, and money
- * travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
+ * One multi-row INSERT, one parameter per row: each row's JSON array (made when its request enqueued it, below) read
+ * field by field. Building 28 bound parameters per row through the query builder cost ~0.5 ms of CPU per row; this
+ * is ~20x cheaper, and money travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
+ * Not one parameter for the whole batch: joined, the rows became one string that the driver flattened into V8's
+ * large-object space at every flush, as many bytes again as the rows; a parameter per row is copied by the driver
+ * straight into its send buffer (docs/performance.md, seventh session).
  */
 function ledgerInsertSql(events: readonly LedgerEvent[]) {
-  let json = '[';
-  for (let i = 0; i < events.length; i++) json += (i === 0 ? '' : ',') + prepareLedgerRow(events[i]);
-  json += ']';
+  const rows: SQL[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) rows[i] = sql`(${prepareLedgerRow(events[i])}::jsonb)`;
   return sql`INSERT INTO usage_ledger (${ledgerColumnList})
-    SELECT ${ledgerColumnList} FROM jsonb_to_recordset(${json}::jsonb) AS x(${ledgerRecordType})
+    SELECT ${ledgerRowFields} FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(j)
     ON CONFLICT (request_id) DO NOTHING`;
 }
 
@@ -97,7 +102,7 @@ function ledgerInsertSql(events: readonly LedgerEvent[]) {
 const preparedRows = createStamp<string>();
 
 /**
- * One event's record in that JSON array, made once and kept with the event. The ledger writer asks for it when a
+ * One event's row as JSON text, made once and kept with the event. The ledger writer asks for it when a
  * request enqueues its event (LedgerSink.prepare), so a batch's statement only joins strings: serialising a whole
  * batch at flush time held the event loop for ~2 ms per 250 events (up to ~10 ms), four times a second, and the
  * requests in flight waited behind it (the one-connection p99, docs/performance.md). An event is not changed after
@@ -106,7 +111,7 @@ const preparedRows = createStamp<string>();
 export function prepareLedgerRow(ev: LedgerEvent): string {
   let json = preparedRows.get(ev);
   if (json === undefined) {
-    json = JSON.stringify(ledgerRecord(ev));
+    json = JSON.stringify(ledgerRow(ev));
     // Nearly never there: a plain search first spares every row the regex.
     if (json.includes('\\u0000')) json = json.replace(NUL_ESCAPE, '$1');
     preparedRows.set(ev, json);
@@ -115,40 +120,41 @@ export function prepareLedgerRow(ev: LedgerEvent): string {
 }
 
 /**
- * The record of one event, keyed by the column names of `ledgerColumns` (the store contract test reads every field
- * back). Written out as one literal: built key by key from that list, the object took V8's slow dictionary path and
- * cost ~13 µs per row against ~5 (scratch micro-benchmark, 200 000 rows); money as decimal strings.
+ * The row of one event: its values in the order of `ledgerColumns`, money as decimal strings. An array, not an object
+ * keyed by column: the keys were ~430 of a row's ~730 bytes, and a row lives in the old generation from its request
+ * until its batch is written. Written out as one literal, like the object before it (built key by key from that list,
+ * the object took V8's slow dictionary path); test/unit/ledger-row.test.ts holds each place to its column.
  */
-function ledgerRecord(ev: LedgerEvent) {
-  return {
-    request_id: ev.requestId,
-    tenant_id: ev.tenantId,
-    key_id: ev.keyId,
-    endpoint: ev.endpoint,
-    route: ev.route,
-    provider: ev.provider,
-    model: ev.model,
-    stream: ev.stream,
-    input_tokens: ev.inputTokens,
-    cached_input_tokens: ev.cachedInputTokens,
-    output_tokens: ev.outputTokens,
-    reasoning_tokens: ev.reasoningTokens,
-    usage_source: ev.usageSource,
-    cost_pico: ev.costPico.toString(),
-    baseline_cost_pico: ev.baselineCostPico.toString(),
-    saved_response_cache_pico: ev.savedResponseCachePico.toString(),
-    saved_prompt_cache_pico: ev.savedPromptCachePico.toString(),
-    saved_off_peak_pico: ev.savedOffPeakPico.toString(),
-    price_version: ev.priceVersion,
-    status: ev.status,
-    outcome: ev.outcome,
-    error_code: ev.errorCode,
-    cache_hit: ev.cacheHit,
-    attempts: ev.attempts,
-    latency_ms: ev.latencyMs,
-    ttft_ms: ev.ttftMs,
-    started_at: ev.startedAt,
-  } satisfies Record<(typeof ledgerColumns)[number][1], unknown>;
+export function ledgerRow(ev: LedgerEvent) {
+  return [
+    ev.requestId, // request_id
+    ev.tenantId, // tenant_id
+    ev.keyId, // key_id
+    ev.endpoint, // endpoint
+    ev.route, // route
+    ev.provider, // provider
+    ev.model, // model
+    ev.stream, // stream
+    ev.inputTokens, // input_tokens
+    ev.cachedInputTokens, // cached_input_tokens
+    ev.outputTokens, // output_tokens
+    ev.reasoningTokens, // reasoning_tokens
+    ev.usageSource, // usage_source
+    ev.costPico.toString(), // cost_pico
+    ev.baselineCostPico.toString(), // baseline_cost_pico
+    ev.savedResponseCachePico.toString(), // saved_response_cache_pico
+    ev.savedPromptCachePico.toString(), // saved_prompt_cache_pico
+    ev.savedOffPeakPico.toString(), // saved_off_peak_pico
+    ev.priceVersion, // price_version
+    ev.status, // status
+    ev.outcome, // outcome
+    ev.errorCode, // error_code
+    ev.cacheHit, // cache_hit
+    ev.attempts, // attempts
+    ev.latencyMs, // latency_ms
+    ev.ttftMs, // ttft_ms
+    ev.startedAt, // started_at
+  ];
 }
 
 /** Bound of one batched key lookup (bind parameters stay far below Postgres' 65 535). */
