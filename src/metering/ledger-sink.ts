@@ -1,10 +1,17 @@
 // The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
 import type { Store } from '../store/interface.js';
-import { prepareLedgerRow } from '../store/queries.js';
+import { ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../store/queries.js';
 import type { LedgerSink } from './ledger-writer.js';
 
-export function createStoreLedgerSink(store: Pick<Store, 'insertLedger'>): LedgerSink {
-  return { write: (events) => store.insertLedger(events), prepare: prepareLedgerRow };
+/** Events travel as the rows the INSERT reads (a JSON array each): queued, spooled and written in that one form. */
+export function createStoreLedgerSink(store: Pick<Store, 'insertLedgerRows'>): LedgerSink {
+  return {
+    encode: ledgerRowJson,
+    decode: ledgerRowFromLine,
+    write: (rows) => store.insertLedgerRows(rows),
+    requestIdOf: ledgerRowRequestId,
+    readable: ledgerRowReadable,
+  };
 }
 
 /**

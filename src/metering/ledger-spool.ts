@@ -1,4 +1,6 @@
-// Append-only spool files for ledger events the database could not take: NDJSON, BigInt as strings, fsync per append.
+// Append-only spool files for ledger events the database could not take: one line per event, in the form the ledger
+// sink gives it (LedgerSink.encode), fsync per append. encodeLedgerEvent/decodeLedgerEvent are the keyed event format
+// that spool files held before rows (ledger-sink.ts still reads it), money as decimal strings.
 import { createReadStream } from 'node:fs';
 import { appendFileSync, mkdirSync, openSync, closeSync, fsyncSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
@@ -43,14 +45,14 @@ export function decodeLedgerEvent(line: string): LedgerEvent {
 
 export interface SpoolFiles {
   readonly dir: string;
-  /** Appends events to the active spool file and fsyncs it. */
-  append(events: readonly LedgerEvent[]): Promise<void>;
+  /** Appends lines (events as the sink encodes them) to the active spool file and fsyncs it. */
+  append(lines: readonly string[]): Promise<void>;
   /** Same, synchronously: for events arriving after the writer closed (shutdown only). */
-  appendSync(events: readonly LedgerEvent[]): void;
+  appendSync(lines: readonly string[]): void;
   /** Renames the active file aside (atomic) so that replay never races with new appends; returns files to replay, oldest first. */
   rotate(): Promise<string[]>;
-  /** Events of a replay file in batches; undecodable lines go to onBadLine. */
-  read(file: string, batchSize: number, onBadLine: (line: string, err: unknown) => void): AsyncIterable<LedgerEvent[]>;
+  /** The lines of a replay file, each through `decode`, in batches; lines it throws on go to onBadLine. */
+  read(file: string, batchSize: number, decode: (line: string) => string, onBadLine: (line: string, err: unknown) => void): AsyncIterable<string[]>;
   remove(file: string): Promise<void>;
   /** Events (lines) currently in all spool files; read once at start. */
   countAll(): Promise<number>;
@@ -91,16 +93,16 @@ export function createSpoolFiles(dir: string): SpoolFiles {
 
   return {
     dir,
-    async append(events) {
-      if (events.length === 0) return;
+    async append(lines) {
+      if (lines.length === 0) return;
       await ensureDir();
       // Every line ends with \n, and a torn line from a crash is never appended to (files rotate before replay).
-      await appendDurably(active, events.map((e) => `${encodeLedgerEvent(e)}\n`).join(''));
+      await appendDurably(active, `${lines.join('\n')}\n`);
     },
-    appendSync(events) {
-      if (events.length === 0) return;
+    appendSync(lines) {
+      if (lines.length === 0) return;
       mkdirSync(dir, { recursive: true });
-      appendFileSync(active, events.map((e) => `${encodeLedgerEvent(e)}\n`).join(''), 'utf8');
+      appendFileSync(active, `${lines.join('\n')}\n`, 'utf8');
       const fd = openSync(active, 'r');
       try {
         fsyncSync(fd);
@@ -117,13 +119,13 @@ export function createSpoolFiles(dir: string): SpoolFiles {
       }
       return replayFiles();
     },
-    async *read(file, batchSize, onBadLine) {
+    async *read(file, batchSize, decode, onBadLine) {
       const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-      let batch: LedgerEvent[] = [];
+      let batch: string[] = [];
       for await (const line of rl) {
         if (line.trim() === '') continue;
         try {
-          batch.push(decodeLedgerEvent(line));
+          batch.push(decode(line));
         } catch (e) {
           onBadLine(line, e);
           continue;

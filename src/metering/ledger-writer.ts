@@ -9,17 +9,30 @@
 // Everything acknowledged by the database or fsynced to the spool survives; a crash mid-replay only causes a
 // re-replay, which the unique request id makes harmless. See docs/ledger.md.
 import type { LedgerEvent } from './ledger-event.js';
-import { createSpoolFiles, encodeLedgerEvent } from './ledger-spool.js';
+import { createSpoolFiles } from './ledger-spool.js';
 
+/**
+ * Where batches go, and the form events take on the way. An event becomes one line of text when it is enqueued, on
+ * its request's own turn (serialising a whole batch at flush time held the event loop for ~2 ms per 250 events, and
+ * the requests in flight waited behind it); the queue, the spool files and write() all hold that line, not the event.
+ * A queued event kept its object, attempts, Date and bigints alive for up to a flush interval, long enough to be
+ * copied by the young-generation collector and then promoted to the old one; queuing the line alone took what is
+ * promoted per request from 1.7-1.8 to 1.4 KB (bench/promotion-probe.ts; docs/performance.md, seventh session).
+ */
 export interface LedgerSink {
-  /** Writes a batch in one statement; must be idempotent on requestId (a replayed event is ignored). */
-  write(events: readonly LedgerEvent[]): Promise<void>;
+  /** The event as one line (no newline in it). Throwing loses the event (logged): it cannot be stored in any form. */
+  encode(ev: LedgerEvent): string;
   /**
-   * Optional: the per-event part of a later write (serialising its row), done when the event is enqueued, on the
-   * request's own turn, so that no write holds the event loop for a whole batch. Its errors are ignored: the write
-   * does the same work again and reports them.
+   * A line read back from a spool file as encode() would make it now, from this or an earlier format; throws on a
+   * line that is neither (torn by a crash), which is then set aside.
    */
-  prepare?(ev: LedgerEvent): unknown;
+  decode(line: string): string;
+  /** Writes a batch of lines in one statement; must be idempotent on the request id (a replayed event is ignored). */
+  write(lines: readonly string[]): Promise<void>;
+  /** The request id in a line, for logs. */
+  requestIdOf(line: string): string;
+  /** The line as a person reads it in the rejected file (default: as it is). */
+  readable?(line: string): string;
 }
 
 export interface LedgerLogger {
@@ -118,7 +131,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   const sinkLane = createLane(logger, 'write');
   const fileLane = createLane(logger, 'spool');
 
-  let queue: LedgerEvent[] = [];
+  let queue: string[] = [];
   let spooled = 0;
   let written = 0;
   let retryAt = 0;
@@ -132,17 +145,24 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
     spooled += await spool.countAll();
   });
 
-  const prepare = (ev: LedgerEvent) => {
+  const requestIdOf = (line: string) => {
     try {
-      sink.prepare?.(ev);
+      return sink.requestIdOf(line);
     } catch {
-      // the write serialises the event again and reports what fails there
+      return null;
+    }
+  };
+  const readable = (line: string) => {
+    try {
+      return sink.readable?.(line) ?? line;
+    } catch {
+      return line;
     }
   };
 
   const report = () => options.onStats?.({ queued: queue.length, spooled });
 
-  function toSpool(events: LedgerEvent[]): Promise<void> {
+  function toSpool(events: string[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     return fileLane.run(async () => {
       try {
@@ -175,15 +195,15 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   }
 
   /** Writes a batch; a permanent error is narrowed down by halving until the offending events are set aside. */
-  async function writeBatch(batch: LedgerEvent[]): Promise<void> {
+  async function writeBatch(batch: string[]): Promise<void> {
     try {
       await withTimeout(sink.write(batch), options.writeTimeoutMs ?? 30_000);
       written += batch.length;
     } catch (e) {
       if (!isPermanent(e)) throw e;
       if (batch.length === 1) {
-        logger.error({ err: describeSinkError(e), requestId: batch[0].requestId }, 'ledger event refused by the database; set aside');
-        await fileLane.run(() => spool.reject([encodeLedgerEvent(batch[0])]));
+        logger.error({ err: describeSinkError(e), requestId: requestIdOf(batch[0]) }, 'ledger event refused by the database; set aside');
+        await fileLane.run(() => spool.reject([readable(batch[0])]));
         return;
       }
       const mid = batch.length >> 1;
@@ -202,7 +222,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
       let n = 0;
       const bad: string[] = [];
       try {
-        for await (const batch of spool.read(file, batchSize, (line) => bad.push(line))) {
+        for await (const batch of spool.read(file, batchSize, (line) => sink.decode(line), (line) => bad.push(line))) {
           await writeBatch(batch);
           n += batch.length;
         }
@@ -280,13 +300,13 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   return {
     enqueue(ev) {
       try {
+        const line = sink.encode(ev);
         if (closed) {
-          spool.appendSync([ev]);
+          spool.appendSync([line]);
           spooled += 1;
           return;
         }
-        queue.push(ev);
-        prepare(ev);
+        queue.push(line);
         if (queue.length >= maxQueue) void toSpool(queue.splice(0));
         else if (queue.length >= batchSize) kick('size');
       } catch (e) {

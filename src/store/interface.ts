@@ -85,6 +85,8 @@ export interface Store {
 
   /** Idempotent on requestId (a replayed event is ignored). */
   insertLedger(events: readonly LedgerEvent[]): Promise<void>;
+  /** The same for events already made rows (ledgerRowJson in src/store/queries.ts): what the ledger writer writes. */
+  insertLedgerRows(rows: readonly string[]): Promise<void>;
   spend(query: SpendQuery): Promise<SpendRow[]>;
   /** Cost of a tenant since an instant (seeds budget counters). */
   tenantCostSince(tenantId: string, since: Date): Promise<bigint>;

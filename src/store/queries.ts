@@ -7,7 +7,7 @@ import { hashKeySecret, keyPrefix, newId, newKeySecret } from './ids.js';
 import type { ApiKeyRecord, Store, StoredResponse, Tenant } from './interface.js';
 import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
 import { createSpendQuery } from './spend-query.js';
-import { createStamp } from '../stamp.js';
+import { decodeLedgerEvent } from '../metering/ledger-spool.js';
 
 /** Everything in Store except what depends on the driver (kind, migrate, ping, close), plus housekeeping. */
 export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'> & {
@@ -83,40 +83,65 @@ const ledgerRowFields = sql.raw(
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /**
- * One multi-row INSERT, one parameter per row: each row's JSON array (made when its request enqueued it, below) read
- * field by field. Building 28 bound parameters per row through the query builder cost ~0.5 ms of CPU per row; this
- * is ~20x cheaper, and money travels as decimal strings parsed by Postgres straight into NUMERIC (never a JS number).
- * Not one parameter for the whole batch: joined, the rows became one string that the driver flattened into V8's
- * large-object space at every flush, as many bytes again as the rows; a parameter per row is copied by the driver
- * straight into its send buffer (docs/performance.md, seventh session).
+ * One multi-row INSERT, one parameter per row: each row's JSON array (ledgerRowJson, made when its request enqueued
+ * the event) read field by field. Building 28 bound parameters per row through the query builder cost ~0.5 ms of CPU
+ * per row; this is ~20x cheaper, and money travels as decimal strings parsed by Postgres straight into NUMERIC (never a
+ * JS number). Not one parameter for the whole batch: joined, the rows became one string that the driver flattened
+ * into V8's large-object space at every flush, as many bytes again as the rows; a parameter per row is copied by the
+ * driver straight into its send buffer (docs/performance.md, seventh session).
  */
-function ledgerInsertSql(events: readonly LedgerEvent[]) {
-  const rows: SQL[] = new Array(events.length);
-  for (let i = 0; i < events.length; i++) rows[i] = sql`(${prepareLedgerRow(events[i])}::jsonb)`;
+function ledgerInsertSql(rows: readonly string[]) {
+  const values: SQL[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) values[i] = sql`(${rows[i]}::jsonb)`;
   return sql`INSERT INTO usage_ledger (${ledgerColumnList})
-    SELECT ${ledgerRowFields} FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(j)
+    SELECT ${ledgerRowFields} FROM (VALUES ${sql.join(values, sql`, `)}) AS v(j)
     ON CONFLICT (request_id) DO NOTHING`;
 }
 
-/** Stamped, not a WeakMap (src/stamp.ts): an entry per request slowed every young-generation collection. */
-const preparedRows = createStamp<string>();
+/**
+ * One event's row as JSON text: what the ledger writer queues and spools (LedgerSink.encode) and the INSERT reads.
+ * Postgres text and jsonb cannot hold NUL, so an escaped one is taken out here (NUL_ESCAPE).
+ */
+export function ledgerRowJson(ev: LedgerEvent): string {
+  const json = JSON.stringify(ledgerRow(ev));
+  // Nearly never there: a plain search first spares every row the regex.
+  return json.includes('\\u0000') ? json.replace(NUL_ESCAPE, '$1') : json;
+}
+
+/** Where the INSERT reads a row's request id, tenant id and start time: checked on each line read back from a spool. */
+const REQUEST_ID = ledgerColumns.findIndex(([f]) => f === 'requestId');
+const TENANT_ID = ledgerColumns.findIndex(([f]) => f === 'tenantId');
+const STARTED_AT = ledgerColumns.findIndex(([f]) => f === 'startedAt');
 
 /**
- * One event's row as JSON text, made once and kept with the event. The ledger writer asks for it when a
- * request enqueues its event (LedgerSink.prepare), so a batch's statement only joins strings: serialising a whole
- * batch at flush time held the event loop for ~2 ms per 250 events (up to ~10 ms), four times a second, and the
- * requests in flight waited behind it (the one-connection p99, docs/performance.md). An event is not changed after
- * it is enqueued (meter.ts).
+ * A spooled line as ledgerRowJson would make it: a row (a JSON array of the columns' length with a request id, a
+ * tenant id and a start time) as it is, or an event in the keyed format spool files held before rows
+ * (decodeLedgerEvent). Throws on anything else, such as a line torn by a crash.
  */
-export function prepareLedgerRow(ev: LedgerEvent): string {
-  let json = preparedRows.get(ev);
-  if (json === undefined) {
-    json = JSON.stringify(ledgerRow(ev));
-    // Nearly never there: a plain search first spares every row the regex.
-    if (json.includes('\\u0000')) json = json.replace(NUL_ESCAPE, '$1');
-    preparedRows.set(ev, json);
+export function ledgerRowFromLine(line: string): string {
+  if (line.startsWith('{')) return ledgerRowJson(decodeLedgerEvent(line));
+  const row: unknown = JSON.parse(line);
+  if (
+    !Array.isArray(row) ||
+    row.length !== ledgerColumns.length ||
+    typeof row[REQUEST_ID] !== 'string' ||
+    typeof row[TENANT_ID] !== 'string' ||
+    typeof row[STARTED_AT] !== 'string' ||
+    Number.isNaN(Date.parse(row[STARTED_AT]))
+  ) {
+    throw new Error('not a ledger row');
   }
-  return json;
+  return line;
+}
+
+export function ledgerRowRequestId(row: string): string {
+  return String((JSON.parse(row) as unknown[])[REQUEST_ID]);
+}
+
+/** A row keyed by column name, for a person reading the rejected file. */
+export function ledgerRowReadable(row: string): string {
+  const values = JSON.parse(row) as unknown[];
+  return JSON.stringify(Object.fromEntries(ledgerColumns.map(([, column], i) => [column, values[i]])));
 }
 
 /**
@@ -161,6 +186,12 @@ export function ledgerRow(ev: LedgerEvent) {
 const KEY_HASHES_PER_QUERY = 1000;
 
 export function createStoreQueries(db: Db): StoreQueries {
+  async function insertLedgerRows(rows: readonly string[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += LEDGER_ROWS_PER_STATEMENT) {
+      await db.execute(ledgerInsertSql(rows.slice(i, i + LEDGER_ROWS_PER_STATEMENT)));
+    }
+  }
+
   // Works on the database or inside a transaction (same query builder).
   const selectTenants = (q: Pick<Db, 'select'> = db) =>
     q
@@ -285,11 +316,8 @@ export function createStoreQueries(db: Db): StoreQueries {
       return found;
     },
 
-    async insertLedger(events) {
-      for (let i = 0; i < events.length; i += LEDGER_ROWS_PER_STATEMENT) {
-        await db.execute(ledgerInsertSql(events.slice(i, i + LEDGER_ROWS_PER_STATEMENT)));
-      }
-    },
+    insertLedger: (events) => insertLedgerRows(events.map(ledgerRowJson)),
+    insertLedgerRows,
 
     spend: createSpendQuery(db),
 

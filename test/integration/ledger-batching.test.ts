@@ -10,12 +10,13 @@ let rows = 0;
 
 beforeAll(async () => {
   h = await startHarness({ clock: () => new Date('2026-11-25T12:00:00Z'), overrides: { ledger: { batch_size: 250, flush_interval_ms: INTERVAL, max_queue: 20_000 } } });
-  const store = h.built.deps.store as unknown as { insertLedger: (e: readonly unknown[]) => Promise<void> };
-  const insert = store.insertLedger.bind(store);
-  store.insertLedger = (events) => {
+  // The ledger writer's sink writes rows (insertLedgerRows), a statement per call (a batch stays under its 1000 rows).
+  const store = h.built.deps.store as unknown as { insertLedgerRows: (rows: readonly string[]) => Promise<void> };
+  const insert = store.insertLedgerRows.bind(store);
+  store.insertLedgerRows = (batch) => {
     statements++;
-    rows += events.length;
-    return insert(events);
+    rows += batch.length;
+    return insert(batch);
   };
 });
 afterAll(async () => h?.close());

@@ -1,13 +1,15 @@
 // A real Postgres outage under the ledger writer: the database refuses connections mid-run, events go to the spool,
 // and once it is back every event is in usage_ledger exactly once with exact money.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import { createStoreLedgerSink, isPermanentLedgerError } from '../../src/metering/ledger-sink.js';
+import { encodeLedgerEvent, REJECTED_FILE, SPOOL_FILE } from '../../src/metering/ledger-spool.js';
 import { createLedgerWriter } from '../../src/metering/ledger-writer.js';
+import { ledgerRowJson } from '../../src/store/queries.js';
 import { createPostgresStore } from '../../src/store/postgres.js';
 import type { SqlStore } from '../../src/store/db.js';
 import { createTestDatabase, DATABASE_URL } from '../support/services.js';
@@ -103,5 +105,24 @@ describe('ledger writer against a real Postgres outage', () => {
     const whole = await store.spend({ from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-02T00:00:00Z'), tenantId: 'ten_outage', groupBy: [] });
     expect(whole[0].costPico).toBe(BigInt(String(row.total)));
     expect(whole[0].requests).toBe(400);
+  });
+
+  it('replays a spool of rows and one left by an earlier version (keyed events) into Postgres alike', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-oldspool-'));
+    try {
+      const old = [1, 2, 3].map((i) => ledgerEvent({ tenantId: 'ten_oldspool', costPico: 7_000_000_000n + BigInt(i) }));
+      const rows = [4, 5].map((i) => ledgerEvent({ tenantId: 'ten_oldspool', costPico: 7_000_000_000n + BigInt(i) }));
+      const lines = [...old.map(encodeLedgerEvent), ...rows.map(ledgerRowJson), '["req_torn","ten_oldsp'];
+      writeFileSync(join(dir, SPOOL_FILE), `${lines.join('\n')}\n`);
+      const writer = createLedgerWriter({ sink: createStoreLedgerSink(store), isPermanentError: isPermanentLedgerError, spoolDir: dir, batchSize: 25, flushIntervalMs: 60_000, maxQueue: 500 });
+      await writer.flush();
+      await writer.close();
+      const [row] = await rawRows(store, sql`select count(*)::int as n, sum(cost_pico)::text as total from usage_ledger where tenant_id = 'ten_oldspool'`);
+      expect(Number(row.n)).toBe(5);
+      expect(BigInt(String(row.total))).toBe([...old, ...rows].reduce((s, e) => s + e.costPico, 0n));
+      expect(readFileSync(join(dir, REJECTED_FILE), 'utf8')).toBe('["req_torn","ten_oldsp\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

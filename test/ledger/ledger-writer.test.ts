@@ -169,6 +169,7 @@ describe('ledger writer', () => {
 
   it('sets aside an event the database refuses for good and writes the rest', async () => {
     const { w, sink, dir } = setup({ isPermanentError: isPermanentLedgerError });
+    sink.readable = (line) => `for a person: ${line}`;
     const evs = events(10);
     const poison = evs[6].requestId;
     sink.before = (batch) => {
@@ -180,7 +181,7 @@ describe('ledger writer', () => {
     await w.flush();
     expect(sink.rows.size).toBe(9);
     expect(sink.rows.has(poison)).toBe(false);
-    expect(readFileSync(join(dir, REJECTED_FILE), 'utf8')).toContain(poison);
+    expect(readFileSync(join(dir, REJECTED_FILE), 'utf8')).toBe(`for a person: ${encodeLedgerEvent(evs[6])}\n`);
     expect(w.stats()).toMatchObject({ spooled: 0, written: 9 });
   });
 
@@ -202,36 +203,56 @@ describe('ledger writer', () => {
     expect(sink.rows.size).toBe(15);
   });
 
-  it("does the sink's per-event work (prepare) at enqueue, not at write, and a prepare that throws loses nothing", async () => {
+  it('encodes each event when it is enqueued, not at write; an event that cannot be encoded is logged, the rest written', async () => {
+    const errors: { requestId?: string; msg?: string }[] = [];
+    const logger = { warn: () => {}, info: () => {}, error: (o: { requestId?: string }, msg?: string) => void errors.push({ requestId: o.requestId, msg }) };
     const sink = createMemorySink();
-    const prepared: string[] = [];
-    let fail = false;
-    const preparing = {
-      ...sink,
-      write: (evs: readonly LedgerEvent[]) => sink.write(evs),
-      prepare: (ev: LedgerEvent) => {
-        if (fail) throw new Error('cannot serialise');
-        prepared.push(ev.requestId);
-      },
-    };
-    const { w } = setup({ sink: preparing as MemorySink });
+    const encode = sink.encode;
+    const { w } = setup({ sink, logger });
     const evs = events(3);
     for (const e of evs) w.enqueue(e);
-    // Below the batch size: nothing written yet, every event already prepared, in order.
+    // Below the batch size: nothing written yet, every event already encoded.
     expect(sink.batches).toEqual([]);
-    expect(prepared).toEqual(evs.map((e) => e.requestId));
-    fail = true;
+    expect(sink.encoded).toBe(3);
+    expect(w.stats().queued).toBe(3);
+    const broken = events(1)[0];
+    sink.encode = (ev) => {
+      if (ev === broken) throw new Error('cannot serialise');
+      return encode(ev);
+    };
     const more = events(2);
-    for (const e of more) w.enqueue(e);
+    w.enqueue(more[0]);
+    w.enqueue(broken);
+    w.enqueue(more[1]);
     await w.flush();
     expect(sink.batches).toEqual([5]);
     for (const e of [...evs, ...more]) expect(sink.rows.get(e.requestId)).toEqual(e);
+    expect(errors).toEqual([{ requestId: broken.requestId, msg: 'ledger enqueue failed' }]);
+  });
+
+  it('spools the lines the sink makes, and replays each through its decode', async () => {
+    const { w, sink, dir } = setup();
+    const decoded: string[] = [];
+    const decode = sink.decode;
+    sink.decode = (line) => {
+      decoded.push(line);
+      return decode(line);
+    };
+    sink.mode = 'fail';
+    const evs = events(4);
+    for (const e of evs) w.enqueue(e);
+    await w.flush();
+    expect(spoolLines(dir)).toEqual(evs.map(encodeLedgerEvent));
+    sink.mode = 'ok';
+    await w.flush();
+    expect(decoded).toEqual(evs.map(encodeLedgerEvent));
+    expect([...sink.rows.keys()]).toEqual(evs.map((e) => e.requestId));
   });
 
   it('treats a write that hangs as failed after the timeout', async () => {
     const sink = createMemorySink();
     let hang = true;
-    const hanging = { ...sink, write: (evs: readonly LedgerEvent[]) => (hang ? new Promise<void>(() => {}) : sink.write(evs)) };
+    const hanging = { ...sink, write: (lines: readonly string[]) => (hang ? new Promise<void>(() => {}) : sink.write(lines)) };
     const { w } = setup({ sink: hanging as MemorySink, writeTimeoutMs: 50 });
     for (const e of events(4)) w.enqueue(e);
     await w.flush();

@@ -1,5 +1,7 @@
-// A ledger sink for writer tests: idempotent on requestId like the real table, switchable to fail or hang.
+// A ledger sink for writer tests: idempotent on requestId like the real table, switchable to fail or hang. Its lines are
+// the keyed event format (encodeLedgerEvent); the writer treats lines as opaque, whatever the sink makes them.
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
+import { decodeLedgerEvent, encodeLedgerEvent } from '../../src/metering/ledger-spool.js';
 import type { LedgerSink } from '../../src/metering/ledger-writer.js';
 
 export interface MemorySink extends LedgerSink {
@@ -9,8 +11,10 @@ export interface MemorySink extends LedgerSink {
   batches: number[];
   /** How many times each request id was part of a successful write. */
   accepted: Map<string, number>;
+  /** How many events were encoded (at enqueue). */
+  encoded: number;
   mode: 'ok' | 'fail';
-  /** Called before each write; throw to fail that batch. */
+  /** Called before each write with the batch decoded; throw to fail that batch. */
   before?: (events: readonly LedgerEvent[]) => void;
 }
 
@@ -19,10 +23,18 @@ export function createMemorySink(): MemorySink {
     rows: new Map(),
     batches: [],
     accepted: new Map(),
+    encoded: 0,
     mode: 'ok',
-    async write(events) {
+    encode(ev) {
+      sink.encoded += 1;
+      return encodeLedgerEvent(ev);
+    },
+    decode: (line) => encodeLedgerEvent(decodeLedgerEvent(line)),
+    requestIdOf: (line) => decodeLedgerEvent(line).requestId,
+    async write(lines) {
       await new Promise((r) => setImmediate(r));
       if (sink.mode === 'fail') throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      const events = lines.map(decodeLedgerEvent);
       sink.before?.(events);
       sink.batches.push(events.length);
       for (const e of events) {

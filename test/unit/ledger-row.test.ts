@@ -1,8 +1,10 @@
 // src/store/queries.ts: a ledger row is an array whose places the INSERT reads by index (j->>i), so each place must
-// hold the field of the column at that index. Every field gets a value no other field has: a swap shows.
+// hold the field of the column at that index. Every field gets a value no other field has: a swap shows. Rows are
+// also the ledger spool's lines: read back, in this format or the keyed one spool files held before.
 import { describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
-import { ledgerColumns, ledgerRow, prepareLedgerRow } from '../../src/store/queries.js';
+import { encodeLedgerEvent } from '../../src/metering/ledger-spool.js';
+import { ledgerColumns, ledgerRow, ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../../src/store/queries.js';
 
 const event: LedgerEvent = {
   requestId: 'req_1',
@@ -50,8 +52,43 @@ describe('ledgerRow', () => {
   });
 
   it('is JSON text the insert reads back: the same values, in the same places', () => {
-    const parsed = JSON.parse(prepareLedgerRow({ ...event, requestId: 'req_json' })) as unknown[];
+    const parsed = JSON.parse(ledgerRowJson({ ...event, requestId: 'req_json' })) as unknown[];
     expect(parsed[0]).toBe('req_json');
     expect(parsed.slice(1)).toEqual(JSON.parse(JSON.stringify(ledgerRow(event))).slice(1));
+  });
+
+  it('takes an escaped NUL out of the text (Postgres text and jsonb cannot hold one)', () => {
+    const row = ledgerRowJson({ ...event, errorCode: 'a\u0000b' });
+    expect(row).not.toContain('\\u0000');
+    expect((JSON.parse(row) as unknown[])[ledgerColumns.findIndex(([f]) => f === 'errorCode')]).toBe('ab');
+  });
+});
+
+describe('a ledger row read back from a spool line', () => {
+  const row = ledgerRowJson(event);
+
+  it('is the row itself, and its request id is found', () => {
+    expect(ledgerRowFromLine(row)).toBe(row);
+    expect(ledgerRowRequestId(row)).toBe('req_1');
+  });
+
+  it('is made from an event in the keyed format that spool files held before rows', () => {
+    expect(ledgerRowFromLine(encodeLedgerEvent(event))).toBe(row);
+  });
+
+  it('is refused when torn by a crash, or not a whole row', () => {
+    expect(() => ledgerRowFromLine(row.slice(0, row.length - 5))).toThrow();
+    expect(() => ledgerRowFromLine(encodeLedgerEvent(event).slice(0, 40))).toThrow();
+    expect(() => ledgerRowFromLine(JSON.stringify((JSON.parse(row) as unknown[]).slice(1)))).toThrow('not a ledger row');
+    expect(() => ledgerRowFromLine('"req_1"')).toThrow('not a ledger row');
+    const noStart = JSON.parse(row) as unknown[];
+    noStart[ledgerColumns.length - 1] = 'yesterday';
+    expect(() => ledgerRowFromLine(JSON.stringify(noStart))).toThrow('not a ledger row');
+  });
+
+  it('reads as an object keyed by column in the rejected file', () => {
+    const readable = JSON.parse(ledgerRowReadable(row)) as Record<string, unknown>;
+    expect(Object.keys(readable)).toEqual(ledgerColumns.map(([, c]) => c));
+    expect(readable).toMatchObject({ request_id: 'req_1', cost_pico: '12345678901234567890', started_at: '2026-12-07T12:34:56.789Z' });
   });
 });
