@@ -35,6 +35,6 @@ export function createPgliteStore(options: PgliteStoreOptions = {}): SqlStore {
     async close() {
       if (!client.closed) await client.close();
     },
-    ...createStoreQueries(db),
+    ...createStoreQueries(db, (text, params) => client.query(text, params)),
   };
 }

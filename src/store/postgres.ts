@@ -47,6 +47,7 @@ export function createPostgresStore(options: PostgresStoreOptions): SqlStore {
     async close() {
       await client.end({ timeout: 5 });
     },
-    ...createStoreQueries(db),
+    // Unprepared: the ledger's statement text varies with its row count, and postgres.js would keep each prepared.
+    ...createStoreQueries(db, (text, params) => client.unsafe(text, params, { prepare: false })),
   };
 }

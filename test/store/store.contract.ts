@@ -173,6 +173,17 @@ export function runStoreContract(name: string, open: () => Promise<StoreHarness>
       expect(await store.createKey('ten_missing', 'x')).toBeNull();
     });
 
+    it('writes a batch larger than one statement takes (1 000 rows), every row once with exact money', async () => {
+      const tenantId = 'ten_ledger_big';
+      const evs = Array.from({ length: 1_203 }, (_, i) => ledgerEvent({ tenantId, costPico: 10_000_000_000_000_000_001n + BigInt(i) }));
+      await store.insertLedger(evs);
+      expect(await store.ledgerCount({ tenantId })).toBe(1_203);
+      await store.insertLedger(evs.slice(995, 1_010)); // across the statement boundary again: ignored
+      expect(await store.ledgerCount({ tenantId })).toBe(1_203);
+      const [row] = await rawRows(store, sql`select sum(cost_pico)::text as total from usage_ledger where tenant_id = ${tenantId}`);
+      expect(BigInt(String(row.total))).toBe(evs.reduce((s, e) => s + e.costPico, 0n));
+    });
+
     it('stores every ledger field and ignores replayed request ids', async () => {
       const tenantId = 'ten_ledger_idem';
       const ev = ledgerEvent({ tenantId, ttftMs: 42, errorCode: 'x', costPico: 9_007_199_254_740_993n, startedAt: new Date('2026-11-02T03:04:05.678Z') });
