@@ -1,13 +1,17 @@
 // The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
 import type { Store } from '../store/interface.js';
 import { ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../store/queries.js';
+import { decodeLedgerEvent } from './ledger-spool.js';
 import type { LedgerSink } from './ledger-writer.js';
 
-/** Events travel as the rows the INSERT reads (a JSON array each): queued, spooled and written in that one form. */
+/**
+ * Events travel as the rows the INSERT reads (a JSON array each): queued, spooled and written in that one form. A
+ * spool written before rows holds keyed events (one JSON object a line): read back, each becomes its row.
+ */
 export function createStoreLedgerSink(store: Pick<Store, 'insertLedgerRows'>): LedgerSink {
   return {
     encode: ledgerRowJson,
-    decode: ledgerRowFromLine,
+    decode: (line) => (line.startsWith('{') ? ledgerRowJson(decodeLedgerEvent(line)) : ledgerRowFromLine(line)),
     write: (rows) => store.insertLedgerRows(rows),
     requestIdOf: ledgerRowRequestId,
     readable: ledgerRowReadable,

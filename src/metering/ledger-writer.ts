@@ -162,18 +162,18 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
 
   const report = () => options.onStats?.({ queued: queue.length, spooled });
 
-  function toSpool(events: string[]): Promise<void> {
-    if (events.length === 0) return Promise.resolve();
+  function toSpool(lines: string[]): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
     return fileLane.run(async () => {
       try {
-        await spool.append(events);
-        spooled += events.length;
+        await spool.append(lines);
+        spooled += lines.length;
       } catch (e) {
         // Disk full or not writable: the events stay in memory (bounded by the next spill) rather than vanish.
-        const kept = events.concat(queue);
+        const kept = lines.concat(queue);
         const dropped = Math.max(0, kept.length - maxQueue * 2);
         // Memory stays bounded even with a dead disk and a dead database: beyond twice maxQueue, events are dropped loudly.
-        logger.error({ err: e, events: events.length, dropped }, 'ledger spool append failed; keeping events in memory');
+        logger.error({ err: e, events: lines.length, dropped }, 'ledger spool append failed; keeping events in memory');
         queue = kept.slice(0, maxQueue * 2);
       }
       report();

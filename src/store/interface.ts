@@ -83,7 +83,7 @@ export interface Store {
   /** The same lookup for many keys in one query (the auth cache's background refresh): found keys by hash. */
   findKeysByHash(hashes: readonly string[]): Promise<Map<string, { key: ApiKeyRecord; tenant: Tenant }>>;
 
-  /** Idempotent on requestId (a replayed event is ignored). */
+  /** Idempotent on requestId (a replayed event is ignored). Tools and tests seed the ledger with it. */
   insertLedger(events: readonly LedgerEvent[]): Promise<void>;
   /** The same for events already made rows (ledgerRowJson in src/store/queries.ts): what the ledger writer writes. */
   insertLedgerRows(rows: readonly string[]): Promise<void>;

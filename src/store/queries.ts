@@ -7,7 +7,6 @@ import { hashKeySecret, keyPrefix, newId, newKeySecret } from './ids.js';
 import type { ApiKeyRecord, Store, StoredResponse, Tenant } from './interface.js';
 import { apiKeys, responses, tenantPolicies, tenants, usageLedger } from './schema.js';
 import { createSpendQuery } from './spend-query.js';
-import { decodeLedgerEvent } from '../metering/ledger-spool.js';
 
 /** Everything in Store except what depends on the driver (kind, migrate, ping, close), plus housekeeping. */
 export type StoreQueries = Omit<Store, 'kind' | 'migrate' | 'ping' | 'close'> & {
@@ -114,12 +113,10 @@ const TENANT_ID = ledgerColumns.findIndex(([f]) => f === 'tenantId');
 const STARTED_AT = ledgerColumns.findIndex(([f]) => f === 'startedAt');
 
 /**
- * A spooled line as ledgerRowJson would make it: a row (a JSON array of the columns' length with a request id, a
- * tenant id and a start time) as it is, or an event in the keyed format spool files held before rows
- * (decodeLedgerEvent). Throws on anything else, such as a line torn by a crash.
+ * A line read back as a row, as it is when it is one: a JSON array of the columns' length with a request id, a tenant
+ * id and a start time. Throws on anything else, such as a line torn by a crash.
  */
 export function ledgerRowFromLine(line: string): string {
-  if (line.startsWith('{')) return ledgerRowJson(decodeLedgerEvent(line));
   const row: unknown = JSON.parse(line);
   if (
     !Array.isArray(row) ||

@@ -3,6 +3,7 @@
 // also the ledger spool's lines: read back, in this format or the keyed one spool files held before.
 import { describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
+import { createStoreLedgerSink } from '../../src/metering/ledger-sink.js';
 import { encodeLedgerEvent } from '../../src/metering/ledger-spool.js';
 import { ledgerColumns, ledgerRow, ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../../src/store/queries.js';
 
@@ -72,13 +73,17 @@ describe('a ledger row read back from a spool line', () => {
     expect(ledgerRowRequestId(row)).toBe('req_1');
   });
 
-  it('is made from an event in the keyed format that spool files held before rows', () => {
-    expect(ledgerRowFromLine(encodeLedgerEvent(event))).toBe(row);
+  it("is made by the store's ledger sink from an event in the keyed format that spool files held before rows", () => {
+    const sink = createStoreLedgerSink({ insertLedgerRows: async () => {} });
+    expect(sink.decode(encodeLedgerEvent(event))).toBe(row);
+    expect(sink.decode(row)).toBe(row);
+    expect(() => sink.decode(encodeLedgerEvent(event).slice(0, 40))).toThrow();
+    expect(() => sink.decode(row.slice(0, 40))).toThrow();
   });
 
   it('is refused when torn by a crash, or not a whole row', () => {
     expect(() => ledgerRowFromLine(row.slice(0, row.length - 5))).toThrow();
-    expect(() => ledgerRowFromLine(encodeLedgerEvent(event).slice(0, 40))).toThrow();
+    expect(() => ledgerRowFromLine(encodeLedgerEvent(event))).toThrow('not a ledger row');
     expect(() => ledgerRowFromLine(JSON.stringify((JSON.parse(row) as unknown[]).slice(1)))).toThrow('not a ledger row');
     expect(() => ledgerRowFromLine('"req_1"')).toThrow('not a ledger row');
     const noStart = JSON.parse(row) as unknown[];
