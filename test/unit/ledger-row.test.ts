@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
 import { createStoreLedgerSink } from '../../src/metering/ledger-sink.js';
 import { encodeLedgerEvent } from '../../src/metering/ledger-spool.js';
-import { ledgerColumns, ledgerRow, ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../../src/store/queries.js';
+import { ledgerColumns, ledgerInsertText, ledgerRow, ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../../src/store/queries.js';
 
 const event: LedgerEvent = {
   requestId: 'req_1',
@@ -95,5 +95,16 @@ describe('a ledger row read back from a spool line', () => {
     const readable = JSON.parse(ledgerRowReadable(row)) as Record<string, unknown>;
     expect(Object.keys(readable)).toEqual(ledgerColumns.map(([, c]) => c));
     expect(readable).toMatchObject({ request_id: 'req_1', cost_pico: '12345678901234567890', started_at: '2026-12-07T12:34:56.789Z' });
+  });
+});
+
+describe('the ledger INSERT text', () => {
+  it("has one parameter per row, numbered in order", () => {
+    for (const n of [1, 2, 500, 3, 500, 1000, ...Array.from({ length: 20 }, (_, i) => 600 + i), 2, 1]) {
+      const text = ledgerInsertText(n);
+      const params = [...text.matchAll(/\(\$(\d+)::jsonb\)/g)].map((m) => Number(m[1]));
+      expect(params).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(text).toMatch(/^INSERT INTO usage_ledger \(request_id, .*\) AS v\(j\) ON CONFLICT \(request_id\) DO NOTHING$/);
+    }
   });
 });
