@@ -1,7 +1,7 @@
 // The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
 import type { Store } from '../store/interface.js';
+import type { LedgerEvent } from './ledger-event.js';
 import { ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../store/queries.js';
-import { decodeLedgerEvent } from './ledger-spool.js';
 import type { LedgerSink } from './ledger-writer.js';
 
 /**
@@ -16,6 +16,34 @@ export function createStoreLedgerSink(store: Pick<Store, 'insertLedgerRows'>): L
     requestIdOf: ledgerRowRequestId,
     readable: ledgerRowReadable,
   };
+}
+
+const bigintFields = [
+  'costPico',
+  'baselineCostPico',
+  'savedResponseCachePico',
+  'savedPromptCachePico',
+  'savedOffPeakPico',
+] as const;
+
+/**
+ * One event in the keyed format spool files held before rows (until 3977de1): the event's own fields as a JSON object,
+ * money as decimal strings, the start time as ISO 8601. Throws on a line that is not one (e.g. torn by a crash).
+ */
+export function decodeLedgerEvent(line: string): LedgerEvent {
+  const raw: unknown = JSON.parse(line);
+  if (typeof raw !== 'object' || raw === null) throw new Error('not an object');
+  const o = raw as Record<string, unknown>;
+  if (typeof o.requestId !== 'string' || typeof o.tenantId !== 'string' || typeof o.startedAt !== 'string') {
+    throw new Error('missing requestId, tenantId or startedAt');
+  }
+  const ev = { ...o, startedAt: new Date(o.startedAt) } as Record<string, unknown>;
+  if (Number.isNaN((ev.startedAt as Date).getTime())) throw new Error('bad startedAt');
+  for (const f of bigintFields) {
+    if (typeof o[f] !== 'string' || !/^-?\d+$/.test(o[f])) throw new Error(`bad ${f}`);
+    ev[f] = BigInt(o[f]);
+  }
+  return ev as unknown as LedgerEvent;
 }
 
 /**

@@ -1,47 +1,15 @@
 // Append-only spool files for ledger events the database could not take: one line per event, in the form the ledger
-// sink gives it (LedgerSink.encode), fsync per append. encodeLedgerEvent/decodeLedgerEvent are the keyed event format
-// that spool files held before rows (ledger-sink.ts still reads it), money as decimal strings.
+// sink gives it (LedgerSink.encode), fsync per append. The files know nothing of that form.
 import { createReadStream } from 'node:fs';
 import { appendFileSync, mkdirSync, openSync, closeSync, fsyncSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LedgerEvent } from './ledger-event.js';
 
 export const SPOOL_FILE = 'ledger-spool.ndjson';
 /** Events the database refused for good (data errors), kept for a human instead of retried forever. */
 export const REJECTED_FILE = 'ledger-rejected.ndjson';
 const REPLAY_PATTERN = /^ledger-spool\.(\d+)-(\d+)\.replay\.ndjson$/;
-
-const bigintFields = [
-  'costPico',
-  'baselineCostPico',
-  'savedResponseCachePico',
-  'savedPromptCachePico',
-  'savedOffPeakPico',
-] as const;
-
-/** One event as one JSON line; BigInt money as decimal strings, the start time as ISO 8601. */
-export function encodeLedgerEvent(ev: LedgerEvent): string {
-  return JSON.stringify(ev, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
-
-/** Inverse of encodeLedgerEvent; throws on a line that is not a ledger event (e.g. torn by a crash mid-write). */
-export function decodeLedgerEvent(line: string): LedgerEvent {
-  const raw: unknown = JSON.parse(line);
-  if (typeof raw !== 'object' || raw === null) throw new Error('not an object');
-  const o = raw as Record<string, unknown>;
-  if (typeof o.requestId !== 'string' || typeof o.tenantId !== 'string' || typeof o.startedAt !== 'string') {
-    throw new Error('missing requestId, tenantId or startedAt');
-  }
-  const ev = { ...o, startedAt: new Date(o.startedAt) } as Record<string, unknown>;
-  if (Number.isNaN((ev.startedAt as Date).getTime())) throw new Error('bad startedAt');
-  for (const f of bigintFields) {
-    if (typeof o[f] !== 'string' || !/^-?\d+$/.test(o[f])) throw new Error(`bad ${f}`);
-    ev[f] = BigInt(o[f]);
-  }
-  return ev as unknown as LedgerEvent;
-}
 
 export interface SpoolFiles {
   readonly dir: string;

@@ -1,7 +1,8 @@
 // A ledger sink for writer tests: idempotent on requestId like the real table, switchable to fail or hang. Its lines are
-// the keyed event format (encodeLedgerEvent); the writer treats lines as opaque, whatever the sink makes them.
+// the keyed event format that spools held before rows (keyed-format.ts); the writer treats lines as opaque, whatever the sink makes them.
 import type { LedgerEvent } from '../../src/metering/ledger-event.js';
-import { decodeLedgerEvent, encodeLedgerEvent } from '../../src/metering/ledger-spool.js';
+import { decodeLedgerEvent } from '../../src/metering/ledger-sink.js';
+import { encodeLedgerEvent } from './keyed-format.js';
 import type { LedgerSink } from '../../src/metering/ledger-writer.js';
 
 export interface MemorySink extends LedgerSink {
