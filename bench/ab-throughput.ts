@@ -5,7 +5,7 @@
 // node_modules, `node scripts/build.mjs` there), build this one, then
 // `npx tsx bench/ab-throughput.ts /tmp/wt-old [rounds=7] [seconds=6]`. AB_NEW_NODE_ARGS=--flag,… runs this build's
 // Tollgate with those node options (a V8 flag against none: give this checkout as the old one too).
-// One process per side: two processes of one build can differ by 10-20% for their whole run (bench/ab-env.ts runs
+// One process per side: two processes of one build can differ by 14-41% over a whole run (bench/ab-env.ts runs
 // several per variant), so an effect of a few percent needs a second pair, the sides' processes started afresh.
 import { latency1, throughput } from './load.js';
 import { median } from './report.js';
