@@ -56,3 +56,6 @@ export interface LedgerEvent {
   ttftMs: number | null;
   startedAt: Date;
 }
+
+/** The event's money fields (pico-USD bigints), as the ledger's spend sums name them too. */
+export const moneyFields = ['costPico', 'baselineCostPico', 'savedResponseCachePico', 'savedPromptCachePico', 'savedOffPeakPico'] as const satisfies ReadonlyArray<keyof LedgerEvent>;

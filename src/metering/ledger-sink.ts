@@ -1,6 +1,6 @@
 // The ledger writer's sink backed by the Store, and which database errors retrying cannot cure.
 import type { Store } from '../store/interface.js';
-import type { LedgerEvent } from './ledger-event.js';
+import { moneyFields, type LedgerEvent } from './ledger-event.js';
 import { ledgerRowFromLine, ledgerRowJson, ledgerRowReadable, ledgerRowRequestId } from '../store/queries.js';
 import type { LedgerSink } from './ledger-writer.js';
 
@@ -18,14 +18,6 @@ export function createStoreLedgerSink(store: Pick<Store, 'insertLedgerRows'>): L
   };
 }
 
-const bigintFields = [
-  'costPico',
-  'baselineCostPico',
-  'savedResponseCachePico',
-  'savedPromptCachePico',
-  'savedOffPeakPico',
-] as const;
-
 /**
  * One event in the keyed format spool files held before rows (until 3977de1): the event's own fields as a JSON object,
  * money as decimal strings, the start time as ISO 8601. Throws on a line that is not one (e.g. torn by a crash).
@@ -39,7 +31,7 @@ export function decodeLedgerEvent(line: string): LedgerEvent {
   }
   const ev = { ...o, startedAt: new Date(o.startedAt) } as Record<string, unknown>;
   if (Number.isNaN((ev.startedAt as Date).getTime())) throw new Error('bad startedAt');
-  for (const f of bigintFields) {
+  for (const f of moneyFields) {
     if (typeof o[f] !== 'string' || !/^-?\d+$/.test(o[f])) throw new Error(`bad ${f}`);
     ev[f] = BigInt(o[f]);
   }

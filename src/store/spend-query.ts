@@ -4,6 +4,7 @@ import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
 import type { SpendGroupKey, SpendQuery, SpendRow } from './interface.js';
 import { usageDaily, usageLedger } from './schema.js';
+import { moneyFields } from '../metering/ledger-event.js';
 
 const DAY_MS = 86_400_000;
 
@@ -29,13 +30,7 @@ const metricKeys = [
   'savedOffPeakPico',
 ] as const;
 type MetricKey = (typeof metricKeys)[number];
-const moneyKeys = new Set<MetricKey>([
-  'costPico',
-  'baselineCostPico',
-  'savedResponseCachePico',
-  'savedPromptCachePico',
-  'savedOffPeakPico',
-]);
+const moneyKeys = new Set<MetricKey>(moneyFields);
 
 /** Every sum leaves Postgres as text so that no value passes through a JS number on the way to BigInt. */
 const sumText = (col: SQL | typeof usageLedger.costPico) => sql`coalesce(sum(${col}), 0)::text`;
