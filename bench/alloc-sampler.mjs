@@ -3,7 +3,7 @@
 // and writes the bytes allocated in between to $BENCH_ALLOC_DIR/alloc-<pid>.json. Bytes allocated per request, unlike
 // CPU time, do not depend on what else the machine runs: the garbage collector's share of the CPU follows them.
 import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 let session = null;
@@ -21,7 +21,10 @@ process.on('SIGUSR2', () => {
     const dir = process.env.BENCH_ALLOC_DIR ?? '.';
     // The whole profile too, for a breakdown by function (bench/alloc-profile.ts).
     if (!err) writeFileSync(join(dir, `alloc-${process.pid}.heapprofile`), JSON.stringify(r.profile));
-    writeFileSync(join(dir, `alloc-${process.pid}.json`), JSON.stringify({ bytes }));
+    // Written under another name and renamed: the bench polls for this file, and must not read it half written.
+    const file = join(dir, `alloc-${process.pid}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify({ bytes }));
+    renameSync(`${file}.tmp`, file);
     s.disconnect();
   });
 });
