@@ -91,7 +91,7 @@ describe('a ledger row read back from a spool line', () => {
     expect(() => ledgerRowFromLine(JSON.stringify((JSON.parse(row) as unknown[]).slice(1)))).toThrow('not a ledger row');
     expect(() => ledgerRowFromLine('"req_1"')).toThrow('not a ledger row');
     const noStart = JSON.parse(row) as unknown[];
-    noStart[ledgerColumns.length - 1] = 'yesterday';
+    noStart[ledgerColumns.findIndex(([f]) => f === 'startedAt')] = 'yesterday';
     expect(() => ledgerRowFromLine(JSON.stringify(noStart))).toThrow('not a ledger row');
   });
 
