@@ -1,6 +1,7 @@
 // The OpenAI-compatible client API under /v1: thin routes (validate → call the gateway domain → respond).
 import { Hono } from 'hono';
 import { chatRequestSchema, embeddingRequestSchema } from '../api/openai.js';
+import { chatRequestFast } from '../api/chat-fast.js';
 import { GatewayError } from '../errors.js';
 import { estimatePromptTokens } from '../metering/tokens.js';
 import { explainRoute } from '../routing/explain.js';
@@ -21,7 +22,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
   const maxMessages = deps.config.file.server.max_messages;
 
   v1.post('/chat/completions', async (c) => {
-    const req = await readJson(c, chatRequestSchema, limit);
+    const req = await readJson(c, chatRequestSchema, limit, chatRequestFast);
     if (req.messages.length > maxMessages) {
       throw new GatewayError('invalid_request', `Too many messages: ${req.messages.length} (the limit is ${maxMessages}).`, { param: 'messages' });
     }
@@ -50,7 +51,7 @@ export function createV1Routes(deps: GatewayDeps): Hono<AppEnv> {
   });
 
   v1.post('/route/explain', async (c) => {
-    const req = await readJson(c, chatRequestSchema, limit);
+    const req = await readJson(c, chatRequestSchema, limit, chatRequestFast);
     const auth = c.get('auth');
     const now = deps.clock();
     const needs = needsOf(req, estimatePromptTokens(req, deps.config.catalog.exactCountFrom));
