@@ -52,29 +52,11 @@ export interface MeterResult {
 export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEvent {
   const tokens = m.tokens ?? zeroTokens;
   let costPico = 0n;
-  let baselineCostPico = 0n;
-  let savedPromptCachePico = 0n;
-  let savedOffPeakPico = 0n;
   let priceVersion: string | null = null;
   if (m.model && m.tokens && !m.cacheHit) {
     const prices = deps.config.catalog.priceAt(m.model, b.startedAt, tokens.input);
     priceVersion = prices.version;
     costPico = costOf(tokens, prices);
-    const s = savingsOf({
-      catalog: deps.config.catalog,
-      model: m.model,
-      tokens,
-      at: b.startedAt,
-      baselineModel: b.auth.tenant.policy.baseline_model,
-    });
-    // The baseline is a chat model: an embeddings request has no cheaper-model saving to claim.
-    baselineCostPico = b.endpoint === 'embeddings' ? costPico : s.baselinePico;
-    savedPromptCachePico = s.promptCachePico;
-    savedOffPeakPico = s.offPeakPico;
-  } else if (m.cacheHit && m.hitTokens) {
-    // A hit costs 0 and saves what the original cost; its baseline is the baseline of the original tokens, so that
-    // routing = baseline − cost − named savings keeps adding up (for a hit: baseline − original cost).
-    baselineCostPico = baselineOf(deps.config.catalog, b.auth.tenant.policy.baseline_model, m.hitTokens, b.startedAt);
   }
   const ev: LedgerEvent = {
     requestId: b.requestId,
@@ -91,10 +73,10 @@ export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEv
     reasoningTokens: tokens.reasoning,
     usageSource: m.tokens ? m.usageSource : 'none',
     costPico,
-    baselineCostPico,
+    baselineCostPico: 0n, // the baseline and the savings: set by record() (attributeSavings), after the answer
     savedResponseCachePico: m.savedResponseCachePico ?? 0n,
-    savedPromptCachePico,
-    savedOffPeakPico,
+    savedPromptCachePico: 0n,
+    savedOffPeakPico: 0n,
     priceVersion,
     status: m.status,
     outcome: m.outcome,
@@ -110,8 +92,34 @@ export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEv
   return ev;
 }
 
+/**
+ * The baseline model's cost on the same tokens and the named savings, into the event: what the ledger and the metrics
+ * need, and the answer does not (its header carries the cost only). Priced after the answer: 4–6 BigInt cost
+ * computations and three price lookups that otherwise ran before it (docs/performance.md, ninth session).
+ */
+function attributeSavings(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts): void {
+  if (m.model && m.tokens && !m.cacheHit) {
+    const s = savingsOf({
+      catalog: deps.config.catalog,
+      model: m.model,
+      tokens,
+      at: b.startedAt,
+      baselineModel: b.auth.tenant.policy.baseline_model,
+    });
+    // The baseline is a chat model: an embeddings request has no cheaper-model saving to claim.
+    ev.baselineCostPico = b.endpoint === 'embeddings' ? ev.costPico : s.baselinePico;
+    ev.savedPromptCachePico = s.promptCachePico;
+    ev.savedOffPeakPico = s.offPeakPico;
+  } else if (m.cacheHit && m.hitTokens) {
+    // A hit costs 0 and saves what the original cost; its baseline is the baseline of the original tokens, so that
+    // routing = baseline − cost − named savings keeps adding up (for a hit: baseline − original cost).
+    ev.baselineCostPico = baselineOf(deps.config.catalog, b.auth.tenant.policy.baseline_model, m.hitTokens, b.startedAt);
+  }
+}
+
 /** The side effects of meter(), in their order: one per request, at the end of the turn that wrote the answer. */
 function record(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts): void {
+  attributeSavings(deps, b, m, ev, tokens);
   // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
   const latencyMs = performance.now() - b.t0;
   const ttftMs = m.firstByteAt === null ? null : m.firstByteAt - b.t0;
