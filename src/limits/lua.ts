@@ -256,11 +256,12 @@ end
  *       per rate limit: key index, kind (r|t), limit; per budget: key index, mode (h|s), expireAtMs, seed ('' or pico);
  *       then the group's token-bucket key names, tab-separated (for the reservation record);
  *       then nops and the operations:
- *         'a', group, now, requestId, tokens, reserve, then per budget of its group: threshold (limit − reserve)
+ *         'a' (or 'q': quiet, see admitOne), group, now, requestId, tokens, reserve, then per budget of its group:
+ *              threshold (limit − reserve)
  *         's', now, requestId, actualPico, actualTokens, nk, then nk key indices (its budget counters, charged when the
  *              request has no record)
  * Returns one reply per admission, in order: {'seed', i…} | {'ok', rem1, reset1, …, used1, …} |
- * {'no', kind, retryMs, rem1, reset1, …, used1, …, budgetIndex}.
+ * {'no', kind, retryMs, rem1, reset1, …, used1, …, budgetIndex} | {'k'} (a quiet admission, admitted).
  */
 export const batchLua = `${common}
 local res, resx, bk = KEYS[1], KEYS[2], KEYS[3]
@@ -299,7 +300,18 @@ local function rateOut(out, G, levels)
   end
 end
 
-local function admitOne(G, now, rid, tokens, reserve, t0)
+-- A counter's value after INCRBY, as GET would give it, from INCRBY's own reply while that is exact (a Lua number holds
+-- every integer below 2^53 pico-USD, ~$9 007); nil above, where the caller reads the counter back instead.
+local EXACT = 9007199254740992
+local function exactReply(v)
+  if v > -EXACT and v < EXACT then return fmt(v) end
+  return nil
+end
+
+-- quiet: an admission that went ahead, whose answer the gateway only reads for a refusal; admitted, it is answered
+-- {'k'} instead of its x-ratelimit state and spend (the last one of its group in a call still gets them: the caller
+-- asks for that one with 'a').
+local function admitOne(G, now, rid, tokens, reserve, t0, quiet)
   if G.missing == nil then
     local missing, vals = ensureCounters(bk, G.bkey, G.exp, G.seed)
     G.missing = missing
@@ -358,7 +370,7 @@ local function admitOne(G, now, rid, tokens, reserve, t0)
     ctr = {}
   end
   for i = 1, G.nr do putLevel(G.rkey[i], nxt[i], now, G.lim[i]) end
-  rateOut(out, G, nxt)
+  if not quiet then rateOut(out, G, nxt) end
   if G.nb > 0 and serverNow == nil then
     local t = redis.call('TIME')
     serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -366,23 +378,23 @@ local function admitOne(G, now, rid, tokens, reserve, t0)
   for i = 1, G.nb do
     local key = G.bkey[i]
     keep = math.max(keep, tonumber(G.exp[i]) - serverNow)
-    if reserve ~= '0' then
-      redis.call('INCRBY', key, reserve)
-      ctr[key] = nil
+    if reserve ~= '0' then ctr[key] = exactReply(redis.call('INCRBY', key, reserve)) end
+    if not quiet then
+      -- Read back when INCRBY's reply could not say it exactly (exactReply).
+      local u = ctr[key]
+      if u == nil then
+        u = redis.call('GET', key) or '0'
+        ctr[key] = u
+      end
+      table.insert(out, u)
     end
-    -- Read back rather than INCRBY's reply: that becomes a Lua number, inexact above 2^53 pico-USD.
-    local u = ctr[key]
-    if u == nil then
-      u = redis.call('GET', key) or '0'
-      ctr[key] = u
-    end
-    table.insert(out, u)
   end
   if G.nb > 0 or G.tkeys ~= '' then
     redis.call('HSET', res, rid, 'o\\n' .. reserve .. '\\n' .. G.bjoined .. '\\n' .. G.tkeys .. '\\n' .. fmt(tokens))
     deadline(resx, now + ttl, rid)
     keep = math.max(keep, 2 * ttl + W)
   end
+  if quiet then return {'k'} end
   return out
 end
 
@@ -405,7 +417,7 @@ for _ = 1, nops do
     a = a + 6 + nk
   else
     local G = groups[tonumber(ARGV[a + 1])]
-    table.insert(replies, admitOne(G, tonumber(ARGV[a + 2]), ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5], a + 6))
+    table.insert(replies, admitOne(G, tonumber(ARGV[a + 2]), ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5], a + 6, ARGV[a] == 'q'))
     a = a + 6 + G.nb
   end
 end

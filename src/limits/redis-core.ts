@@ -10,6 +10,7 @@ import {
   budgetStateOf,
   clampTokens,
   counterExpiry,
+  emptyRateState,
   type LimitReading,
   MAX_BUDGET_PICO,
   rateStateOf,
@@ -173,6 +174,12 @@ interface Group {
   seeds: readonly string[];
 }
 
+/**
+ * What a quiet admission's {'k'} answer turns into: admitted. Only its `ok` is read (by admitAhead, which has answered
+ * the request already from the ahead book).
+ */
+const QUIET_OK: AdmitResult = Object.freeze({ ok: true, rate: Object.freeze(emptyRateState()), budgets: [], degraded: false }) as AdmitResult;
+
 /** Most operations, and groups, in one call of the batch script. */
 const MAX_BATCH_OPS = 256;
 const MAX_BATCH_GROUPS = 32;
@@ -207,6 +214,8 @@ class Batch {
   private readonly groupArgs: Array<string | number> = [];
   private readonly ops: Array<string | number> = [];
   private nops = 0;
+  /** Per group (1-based), where its last quiet admission's operation starts in `ops`. */
+  private readonly lastQuiet: Array<number | undefined> = [];
   /** Per admission, in order: its reply, or the call's error. */
   private readonly admissions: AdmissionWaiter[] = [];
   /** Each hears once the call was answered (no argument) or failed (the error). */
@@ -256,9 +265,15 @@ class Batch {
     return groups.length;
   }
 
-  addAdmission(group: number, req: AdmitRequest, reserve: bigint, waiter: AdmissionWaiter): void {
+  /**
+   * Queues an admission. `quiet`: one that went ahead, whose answer is only read for a refusal: Redis answers {'k'}
+   * when it is admitted (batchLua), except the last quiet one of its group in the call, whose state renews the
+   * group's reading (the ahead book keeps the newest).
+   */
+  addAdmission(group: number, req: AdmitRequest, reserve: bigint, waiter: AdmissionWaiter, quiet = false): void {
     const o = this.ops;
-    o.push('a', group, req.now, req.requestId, clampTokens(req.tokens), reserve.toString());
+    if (quiet) this.lastQuiet[group] = o.length;
+    o.push(quiet ? 'q' : 'a', group, req.now, req.requestId, clampTokens(req.tokens), reserve.toString());
     for (const b of req.budgets) o.push((b.limitPico - reserve).toString());
     this.nops++;
     this.admissions.push(waiter);
@@ -277,6 +292,7 @@ class Batch {
 
   /** numkeys, KEYS and ARGV of the batch script. */
   args(ttlMs: number): Array<string | number> {
+    for (const at of this.lastQuiet) if (at !== undefined) this.ops[at] = 'a';
     return [this.keys.length, ...this.keys, ttlMs, this.groups.length, ...this.groupArgs, this.nops, ...this.ops];
   }
 
@@ -389,6 +405,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       }
     }
     if (reply[0] === 'seed') throw new Error('limiter: budget counter still missing after seeding');
+    if (reply[0] === 'k') return QUIET_OK;
     return parseAdmit(req, limits, reply, mark);
   }
 
@@ -431,7 +448,7 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
       for (const s of rides.settlements) b.addSettlement(s);
       b.onAnswer(rides.done);
     }
-    const reply = new Promise<Reply>((resolve, reject) => b.addAdmission(group, req, reserve, (r, err) => (r === null ? reject(err) : resolve(r))));
+    const reply = new Promise<Reply>((resolve, reject) => b.addAdmission(group, req, reserve, (r, err) => (r === null ? reject(err) : resolve(r)), lazy));
     if (!lazy || windowMs <= 0 || b.full) send(b);
     return reply;
   }
