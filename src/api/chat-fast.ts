@@ -1,6 +1,6 @@
 // A fast path in front of chatRequestSchema for the common Chat Completions body: text messages and scalar options.
 //
-// Why: zod's safeParse of a small chat body costs ~1.6 µs warm, but ~0.2 ms on the cold path a request meets after the
+// Why: zod's safeParse of a small chat body costs ~1.1–1.6 µs warm (this check ~0.1 µs), but ~0.2 ms on the cold path a request meets after the
 // gateway slept or only forwarded stream chunks (added time to first token, 60 ms upstream: docs/performance.md), and
 // it allocates a copy of every object of the body. This check touches a few property reads per field.
 //
@@ -111,9 +111,9 @@ export function chatRequestFast(v: unknown): ChatRequest | null {
   if (!isObj(v)) return null;
   // Required fields first: their absence is zod's to word.
   if (v.model === undefined || v.messages === undefined) return null;
+  // for…in lists an own `__proto__` key too (JSON.parse makes it a plain property): fieldOk leaves it to zod.
   for (const key in v) {
     if (!Object.hasOwn(v, key) || !fieldOk(key, v[key])) return null;
   }
-  if (hasProtoKey(v)) return null;
   return v as ChatRequest;
 }

@@ -364,7 +364,8 @@ export function createRedisCoreLimiter(options: RedisCoreOptions): RedisCoreLimi
    * before whatever the limiter is asked next, whichever comes first: the order everything reaches Redis in is the
    * order it was issued, as if queued at once. Why: the request they admitted calls its upstream in the same turn,
    * and on the cold path a request meets after the gateway was idle or only forwarded stream chunks, queueing one
-   * (its limits, its batch's arguments, its promise) took ~0.1–0.15 ms before the upstream call; after it, that time
+   * (its limits, its batch's arguments, its promise) took ~0.07–0.09 ms of the ~0.17 ms the admission took before the
+   * upstream call (docs/performance.md, ninth session); after it, that time
    * overlaps the upstream's own. The ahead book counts each at once (book.sent), so the admissions that follow in
    * the same turn are judged on everything admitted before them.
    */
