@@ -18,13 +18,18 @@ export interface Build {
 export interface BuildPair {
   old: Build;
   new: Build;
+  /** The simulator both builds call (its settings, and `target` for direct calls). */
+  sim: Running & { base: string };
   stop(): Promise<void>;
 }
 
-export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?: number; newNodeArgs?: string[]; latencyMs?: number }): Promise<BuildPair> {
+export async function startBuildPair(
+  oldDir: string,
+  o: { warmup: number; warmS?: number; newNodeArgs?: string[]; latencyMs?: number; simTokens?: number },
+): Promise<BuildPair> {
   const logDir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
   const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
-  const sim = await startSimulator(ctx, 32);
+  const sim = await startSimulator(ctx, o.simTokens ?? 32);
   // Each build's logs in a directory of its own (the servers' log files are named after them).
   const [oDir, nDir] = [mkdtempSync(join(logDir, 'old-')), mkdtempSync(join(logDir, 'new-'))];
   const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.cpus)];
@@ -44,5 +49,5 @@ export async function startBuildPair(oldDir: string, o: { warmup: number; warmS?
     await stop();
     throw e;
   }
-  return { old: { tg: oldTg, redisPid: r1.server.serverPid }, new: { tg: newTg, redisPid: r2.server.serverPid }, stop };
+  return { old: { tg: oldTg, redisPid: r1.server.serverPid }, new: { tg: newTg, redisPid: r2.server.serverPid }, sim, stop };
 }

@@ -4,30 +4,22 @@
 // the simulator and CPU 1 (so figures sit above the bench's). Usage: build the other commit in a worktree
 // (`git worktree add /tmp/wt-old SHA`, link node_modules, `node scripts/build.mjs` there), build this one, then
 // `npx tsx bench/ab-stream.ts /tmp/wt-old [rounds=4]`.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { latency1, streaming, throughput } from './load.js';
-import { pinSelf } from './procs.js';
-import { createBenchDatabase, startRedis } from './services.js';
-import { simSettings, startSimulator, startTollgate } from './targets.js';
+import { latency1, streaming } from './load.js';
+import { startBuildPair } from './ab-pair.js';
+import { simSettings } from './targets.js';
+
 const oldDir = process.argv[2];
 if (!oldDir) throw new Error('usage: npx tsx bench/ab-stream.ts OLD_CHECKOUT [rounds]');
 const rounds = Number(process.argv[3] ?? 4);
-const logDir = mkdtempSync(join(tmpdir(), 'tollgate-abs-'));
-const ctx = { logDir, cpus: pinSelf('0') ? '1' : undefined };
-const sim = await startSimulator(ctx, 68);
-const [oDir, nDir] = [mkdtempSync(join(logDir, 'old-')), mkdtempSync(join(logDir, 'new-'))];
-const [r1, r2] = [await startRedis(oDir, ctx.cpus), await startRedis(nDir, ctx.cpus)];
-const [d1, d2] = [await createBenchDatabase(), await createBenchDatabase()];
-const oldTg = await startTollgate({ ...ctx, logDir: oDir }, { simOrigin: sim.base, databaseUrl: d1.url, redisUrl: r1.url, dataDir: join(logDir, 'd1'), entry: join(oldDir, 'build/main.js') });
-const newTg = await startTollgate({ ...ctx, logDir: nDir }, { simOrigin: sim.base, databaseUrl: d2.url, redisUrl: r2.url, dataDir: join(logDir, 'd2') });
+// Both builds warmed up as in ab-pair.ts (15 s of 32-connection load each), then 300 unpaced streams each below.
+const pair = await startBuildPair(oldDir, { warmup: 300, simTokens: 68 });
+const { sim } = pair;
+const [oldTg, newTg] = [pair.old.tg, pair.new.tg];
 const res: Record<string, number[]> = {};
 const add = (k: string, v: number) => (res[k] ??= []).push(v);
 const med = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
 try {
   await simSettings(sim.base, { latencyMs: 0, ttftMs: 0, chunkDelayMs: 0 });
-  for (const t of [oldTg, newTg]) await throughput(t.target, { connections: 32, durationS: 15, maxTokens: 32 });
   for (const t of [oldTg, newTg, sim]) await streaming(t.target, { streams: 300, concurrency: 4, maxTokens: 68 });
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [newTg, oldTg, sim] : [oldTg, newTg, sim];
@@ -51,6 +43,5 @@ try {
     console.log(`${m}: added over direct, old ${med(o).toFixed(3)} new ${med(n).toFixed(3)} ms (per round old [${o.map((v) => v.toFixed(2)).join(' ')}] new [${n.map((v) => v.toFixed(2)).join(' ')}])`);
   }
 } finally {
-  await Promise.allSettled([oldTg.proc.stop(), newTg.proc.stop(), sim.proc.stop(), r1.server.stop(), r2.server.stop(), d1.drop(), d2.drop()]);
-  rmSync(logDir, { recursive: true, force: true });
+  await pair.stop();
 }
