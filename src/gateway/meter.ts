@@ -6,6 +6,7 @@ import type { Attempt, Endpoint, LedgerEvent, Outcome, UsageSource } from '../me
 import { costOf, zeroTokens, type TokenCounts } from '../metering/cost.js';
 import type { BudgetSpec } from '../limits/interface.js';
 import { baselineOf, savingsOf } from '../routing/baseline.js';
+import type { UnitPrices } from '../routing/catalog.js';
 import type { AuthInfo } from '../http/context.js';
 import type { GatewayDeps } from './deps.js';
 import { writeAccessLine } from '../logger.js';
@@ -52,10 +53,9 @@ export interface MeterResult {
 export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEvent {
   const tokens = m.tokens ?? zeroTokens;
   let costPico = 0n;
-  let priceVersion: string | null = null;
+  let prices: Readonly<UnitPrices> | null = null;
   if (m.model && m.tokens && !m.cacheHit) {
-    const prices = deps.config.catalog.priceAt(m.model, b.startedAt, tokens.input);
-    priceVersion = prices.version;
+    prices = deps.config.catalog.priceAt(m.model, b.startedAt, tokens.input);
     costPico = costOf(tokens, prices);
   }
   const ev: LedgerEvent = {
@@ -77,7 +77,7 @@ export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEv
     savedResponseCachePico: m.savedResponseCachePico ?? 0n,
     savedPromptCachePico: 0n,
     savedOffPeakPico: 0n,
-    priceVersion,
+    priceVersion: prices ? prices.version : null,
     status: m.status,
     outcome: m.outcome,
     errorCode: m.errorCode,
@@ -88,7 +88,7 @@ export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEv
     startedAt: b.startedAt,
   };
   deps.metrics.requestMetered(ev.requestId); // before the answer: an error answered now is metered, not refused
-  setImmediate(record, deps, b, m, ev, tokens);
+  setImmediate(record, deps, b, m, ev, tokens, prices);
   return ev;
 }
 
@@ -97,9 +97,11 @@ export function meter(deps: GatewayDeps, b: BaseMeter, m: MeterResult): LedgerEv
  * need, and the answer does not (its header carries the cost only). Priced after the answer: 4–6 BigInt cost
  * computations and three price lookups that otherwise ran before it (docs/performance.md, ninth session).
  */
-function attributeSavings(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts): void {
+function attributeSavings(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts, prices: Readonly<UnitPrices> | null): void {
   if (m.model && m.tokens && !m.cacheHit) {
     const s = savingsOf({
+      // The prices and cost meter() found: not looked up and computed a second time.
+      priced: prices ? { prices, costPico: ev.costPico } : undefined,
       catalog: deps.config.catalog,
       model: m.model,
       tokens,
@@ -118,8 +120,8 @@ function attributeSavings(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: L
 }
 
 /** The side effects of meter(), in their order: one per request, at the end of the turn that wrote the answer. */
-function record(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts): void {
-  attributeSavings(deps, b, m, ev, tokens);
+function record(deps: GatewayDeps, b: BaseMeter, m: MeterResult, ev: LedgerEvent, tokens: TokenCounts, prices: Readonly<UnitPrices> | null): void {
+  attributeSavings(deps, b, m, ev, tokens, prices);
   // Unrounded for the metrics (sub-millisecond overhead); the ledger keeps whole milliseconds.
   const latencyMs = performance.now() - b.t0;
   const ttftMs = m.firstByteAt === null ? null : m.firstByteAt - b.t0;

@@ -1,7 +1,7 @@
 // Savings attribution: the tenant's baseline model on the same tokens, the prompt-cache discount, the off-peak discount.
 import type { CatalogModel } from '../config/catalog.js';
 import { costOf, type TokenCounts } from '../metering/cost.js';
-import type { Catalog } from './catalog.js';
+import type { Catalog, UnitPrices } from './catalog.js';
 import type { Policy } from './policy.js';
 
 const resolveModel = (catalog: Catalog, m: CatalogModel | string | null | undefined): CatalogModel | undefined =>
@@ -46,13 +46,15 @@ export function savingsOf(args: {
   tokens: TokenCounts;
   at: Date;
   baselineModel: CatalogModel | string | null;
+  /** The model's prices at `at` for these tokens and the cost at them, when the caller has them already (meter()). */
+  priced?: { prices: Readonly<UnitPrices>; costPico: bigint };
 }): Savings {
   const { catalog, tokens, at } = args;
   const m = resolveModel(catalog, args.model);
   const baselinePico = baselineOf(catalog, args.baselineModel, tokens, at);
   if (!m) return { costPico: 0n, baselinePico, promptCachePico: 0n, offPeakPico: 0n };
-  const prices = catalog.priceAt(m, at, tokens.input);
-  const costPico = costOf(tokens, prices);
+  const prices = args.priced?.prices ?? catalog.priceAt(m, at, tokens.input);
+  const costPico = args.priced?.costPico ?? costOf(tokens, prices);
   const cached = BigInt(Math.min(tokens.cachedInput, tokens.input));
   const perToken = prices.input - prices.cachedInput;
   return {

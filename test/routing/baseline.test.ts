@@ -35,6 +35,19 @@ describe('savingsOf', () => {
     expect(s.baselinePico).toBe(10_000n * g.input + 500n * g.output);
   });
 
+  it("takes the caller's prices and cost when given (meter() has looked them up already), and gives the same savings", () => {
+    const at = new Date('2026-12-02T12:00:00Z');
+    const args = { catalog: realCatalog, model: 'deepseek-flash', tokens, at, baselineModel: 'gpt-4o' };
+    const looked = savingsOf(args);
+    const prices = realCatalog.priceAt(realCatalog.resolve('deepseek-flash')!, at, tokens.input);
+    expect(savingsOf({ ...args, priced: { prices, costPico: looked.costPico } })).toEqual(looked);
+    // Used as given, not looked up again: other prices give other figures.
+    const other = { ...prices, input: prices.input * 2n };
+    const s = savingsOf({ ...args, priced: { prices: other, costPico: 7n } });
+    expect(s.costPico).toBe(7n);
+    expect(s.promptCachePico).toBe(4_000n * (other.input - other.cachedInput));
+  });
+
   it('has no off-peak saving at peak, or for a model without tariffs', () => {
     const peakAt = new Date('2026-12-02T02:00:00Z');
     expect(savingsOf({ catalog: realCatalog, model: 'deepseek-flash', tokens, at: peakAt, baselineModel: null }).offPeakPico).toBe(0n);
