@@ -59,25 +59,74 @@ local function decrease(key, amount)
   if v < 0 then redis.call('SET', key, '0', 'KEEPTTL') end
 end
 
+-- Whether each budget counter exists, as far as this script call has asked (key → true/false). A script's keys do not
+-- expire while it runs (Redis freezes their clock at its start), and no script here deletes a counter (DECRBY, SET
+-- KEEPTTL and INCRBY only ever write counters that exist; resetLua is a script of its own): an answer holds for the
+-- whole call, except where the call itself creates a counter (ensureCounters seeding one), which says so here.
+local known = {}
+
 -- Takes an amount back out of a counter that still exists.
 local function unreserve(key, amount)
-  if amount == '0' or redis.call('EXISTS', key) == 0 then return end
-  decrease(key, amount)
+  if amount == '0' then return end
+  local e = known[key]
+  if e == nil then
+    e = redis.call('EXISTS', key) == 1
+    known[key] = e
+  end
+  if e then decrease(key, amount) end
 end
 
--- Which of \`keys\` exist (key → true/false), in one EXISTS when all or none do. A script's keys do not expire while it
--- runs (Redis freezes their clock at its start), so the answer holds for the whole script as long as it deletes none
--- and creates none of them (DECRBY, SET KEEPTTL and INCRBY here only ever write counters that exist).
+-- Which of \`keys\` exist (key → true/false): from \`known\`, asking Redis about the others in one EXISTS when all or none
+-- of those do.
 local function existing(keys)
-  local ex = {}
-  if #keys == 0 then return ex end
-  local all = redis.call('EXISTS', unpack(keys))
-  if all == #keys or all == 0 then -- EXISTS counts a key named twice twice
-    for _, k in ipairs(keys) do ex[k] = all > 0 end
-  else
-    for _, k in ipairs(keys) do if ex[k] == nil then ex[k] = redis.call('EXISTS', k) == 1 end end
+  local ex, ask = {}, {}
+  for _, k in ipairs(keys) do
+    local e = known[k]
+    if e == nil then table.insert(ask, k) else ex[k] = e end
   end
+  if #ask == 0 then return ex end
+  local all = redis.call('EXISTS', unpack(ask))
+  if all == #ask or all == 0 then -- EXISTS counts a key named twice twice
+    for _, k in ipairs(ask) do ex[k] = all > 0 end
+  else
+    for _, k in ipairs(ask) do if ex[k] == nil then ex[k] = redis.call('EXISTS', k) == 1 end end
+  end
+  for _, k in ipairs(ask) do known[k] = ex[k] end
   return ex
+end
+
+-- Integers below this (2^53) are exact Lua numbers.
+local EXACT = 9007199254740992
+
+-- Gives a reservation of \`amount\` back to each of \`keys\` that \`ex\` says exists, never below zero, and charges
+-- \`actual\` to them: first every giving back, then every charge, as DECRBY and INCRBY would one by one. That is one
+-- INCRBY per counter: a counter named n times goes from u to max(u − n·amount, 0) + n·actual, and the INCRBY of
+-- n·(actual − amount) leaves it below n·actual exactly when u − n·amount fell below zero, where it is set to n·actual.
+-- Amounts and counters are never negative, so with both products below 2^53 every number here is exact; otherwise
+-- one by one.
+local function settleCounters(keys, ex, amount, actual)
+  local times, order = {}, {}
+  for _, k in ipairs(keys) do
+    if ex[k] then
+      if times[k] == nil then
+        times[k] = 0
+        table.insert(order, k)
+      end
+      times[k] = times[k] + 1
+    end
+  end
+  local a, c = tonumber(amount), tonumber(actual)
+  for _, k in ipairs(order) do
+    local n = times[k]
+    local back, charge = a * n, c * n
+    if back < EXACT and charge < EXACT then
+      local v = redis.call('INCRBY', k, fmt(charge - back))
+      if v < charge then redis.call('SET', k, fmt(charge), 'KEEPTTL') end
+    else
+      for _ = 1, n do decrease(k, amount) end
+      if actual ~= '0' then for _ = 1, n do redis.call('INCRBY', k, actual) end end
+    end
+  end
 end
 
 -- Adds an amount to each of \`keys\` that \`ex\` (from existing()) says exists.
@@ -152,17 +201,27 @@ local function prune(res, resx, now, ttl)
   end
   if now < nextDue then return 0 end
   local ids = redis.call('ZRANGEBYSCORE', resx, '-inf', now, 'LIMIT', 0, 200)
-  for _, id in ipairs(ids) do
-    local rec = redis.call('HGET', res, id)
+  if #ids == 0 then
+    nextDue = nil
+    return 0
+  end
+  -- Every due record read at once, and the ones to drop (tombstones, and records whose amount was given back or
+  -- reset) dropped at once: each touches only its own record, so the order among them changes nothing.
+  local recs, gone = redis.call('HMGET', res, unpack(ids)), {}
+  for i, id in ipairs(ids) do
+    local rec = recs[i]
     if rec and string.sub(rec, 1, 1) == 'o' then
       local r = parse(rec)
       for _, k in ipairs(r.bkeys) do unreserve(k, r.amount) end
       redis.call('HSET', res, id, 'x' .. string.sub(rec, 2))
       redis.call('ZADD', resx, now + ttl, id)
     else
-      redis.call('HDEL', res, id)
-      redis.call('ZREM', resx, id)
+      table.insert(gone, id)
     end
+  end
+  if #gone > 0 then
+    redis.call('HDEL', res, unpack(gone))
+    redis.call('ZREM', resx, unpack(gone))
   end
   nextDue = nil
   return #ids
@@ -185,16 +244,21 @@ local function ensureCounters(bk, keys, expireAts, seeds)
   local missing, vals = {}, {}
   if #keys > 0 then vals = redis.call('MGET', unpack(keys)) end
   for i, key in ipairs(keys) do
-    if not vals[i] and redis.call('EXISTS', key) == 0 then
+    if vals[i] then
+      known[key] = true
+    elseif redis.call('EXISTS', key) == 0 then
       local seed = seeds[i]
       if seed ~= '' then
         redis.call('SET', key, seed, 'PXAT', expireAts[i])
+        known[key] = true
         -- The set of a tenant's counters, for resetBudgets; it outlives any monthly counter.
         redis.call('SADD', bk, key)
         redis.call('PEXPIRE', bk, 40 * 86400000)
       else
         table.insert(missing, i)
       end
+    else
+      known[key] = true
     end
   end
   return missing, vals
@@ -210,13 +274,13 @@ local function settleOne(res, resx, now, rid, actual, actualTokens, ttl, late)
   if rec then
     local r = parse(rec)
     if r.state == 's' then return 'dup' end
-    -- Every unreserve, then every charge (the order matters when a counter is clamped at zero), only on counters that
-    -- exist; existence asked once, and not at all when there is nothing to write.
+    -- The reservation given back and the actual cost charged (settleCounters: as every unreserve, then every charge),
+    -- only on counters that exist; existence asked at most once per call, and not at all when there is nothing to write.
     local back = r.state == 'o' and r.amount ~= '0'
-    if back or actual ~= '0' then
-      local ex = existing(r.bkeys)
-      if back then for _, k in ipairs(r.bkeys) do if ex[k] then decrease(k, r.amount) end end end
-      if actual ~= '0' then chargeExisting(r.bkeys, ex, actual) end
+    if back then
+      settleCounters(r.bkeys, existing(r.bkeys), r.amount, actual)
+    elseif actual ~= '0' then
+      chargeExisting(r.bkeys, existing(r.bkeys), actual)
     end
     local delta = actualTokens - r.est
     if delta ~= 0 then
@@ -301,8 +365,7 @@ local function rateOut(out, G, levels)
 end
 
 -- A counter's value after INCRBY, as GET would give it, from INCRBY's own reply while that is exact (a Lua number holds
--- every integer below 2^53 pico-USD, ~$9 007); nil above, where the caller reads the counter back instead.
-local EXACT = 9007199254740992
+-- every integer below 2^53 pico-USD, ~$9 007: EXACT); nil above, where the caller reads the counter back instead.
 local function exactReply(v)
   if v > -EXACT and v < EXACT then return fmt(v) end
   return nil

@@ -36,6 +36,19 @@ describe('Redis settlement on changed counters', () => {
     expect([await redis.get(day), await redis.get(month)]).toEqual(['40', '40']);
   });
 
+  it('gives back only what the counter still holds when it was rebuilt between zero and the reservation', async () => {
+    // 70 − 100 → 0, then + 40: 40 on both. Netted as one step, 70 + (40 − 100) would leave 10.
+    const tenantId = uniqueId('ls');
+    const budgets = [daySpec(T0, 10_000n), monthSpec(T0, 10_000n)];
+    const req = request({ tenantId, budgets, reservePico: 100n });
+    expect((await limiter.admit(req)).ok).toBe(true);
+    const [day, month] = budgets.map(tenantKeys(keyPrefix, tenantId).budget);
+    await redis.set(day, '70', 'KEEPTTL');
+    await redis.set(month, '130', 'KEEPTTL'); // above the reservation: 130 − 100 + 40
+    await limiter.settle(settlement(req, 40n));
+    expect([await redis.get(day), await redis.get(month)]).toEqual(['40', '70']);
+  });
+
   it('leaves a counter that is gone alone and settles on the others, with or without a reservation record', async () => {
     const tenantId = uniqueId('ls');
     const budgets = [daySpec(T0, 10_000n), monthSpec(T0, 10_000n)];
@@ -72,6 +85,19 @@ describe('Redis settlement on changed counters', () => {
 });
 
 describe('Redis budget counters above 2^53 pico-USD (~$9,007)', () => {
+  it('gives back and charges reservations above 2^53 exactly', async () => {
+    const tenantId = uniqueId('ls');
+    const budgets = [daySpec(T0, 8_000_000n * 10n ** 12n), monthSpec(T0, 8_000_000n * 10n ** 12n)];
+    const reserve = 2n ** 53n + 3n; // no exact Lua number
+    const req = request({ tenantId, budgets, reservePico: reserve });
+    expect((await limiter.admit(req)).ok).toBe(true);
+    const [day, month] = budgets.map(tenantKeys(keyPrefix, tenantId).budget);
+    expect(await redis.get(day)).toBe(reserve.toString());
+    await redis.set(month, (reserve - 7n).toString(), 'KEEPTTL'); // rebuilt a little below the reservation
+    await limiter.settle(settlement(req, 2n ** 53n + 5n));
+    expect([await redis.get(day), await redis.get(month)]).toEqual([(2n ** 53n + 5n).toString(), (2n ** 53n + 5n).toString()]);
+  });
+
   it('reports and compares their exact values across the admissions and settlements of one script call', async () => {
     const tenantId = uniqueId('ls');
     const big = 2n ** 53n + 10n; // above the bound, odd values have no exact Lua number
