@@ -169,18 +169,36 @@ function staticReasons(input: PlanInput, route: RouteConfig, m: CatalogModel): s
   return r;
 }
 
+// routeModels per catalog, policy, route and kind. Policies are immutable (a change is a new tenant object), as are a
+// catalog and its models, so an answer never goes stale; the weak keys let replaced policies and catalogs go.
+const routeModelsMemo = new WeakMap<Catalog, WeakMap<Policy, Map<RouteConfig, Partial<Record<RequestKind, readonly CatalogModel[]>>>>>();
+
 /**
- * Whether staticReasons would name any reason, stopping at the first and cheapest: this runs for every catalog model
- * on every routed request, which needs only yes or no (policy answers are memoised per policy).
+ * The catalog's models of this kind that the policy and the route let serve it (lists, jurisdictions, min_quality), in
+ * catalog order: what does not depend on the request or the hour, worked out once instead of for every catalog model
+ * on every routed request.
  */
-function staticallyOut(input: PlanInput, route: RouteConfig, m: CatalogModel): boolean {
-  return (
-    m.kind !== input.kind || // kindReason's test
-    input.catalog.isRetired(m, input.now) || // retiredReason's test
-    policyReasons(input.catalog, input.policy, m, route).length > 0 ||
-    hasCapabilityGap(m, input.needs, input.kind) ||
-    minQualityReason(route, qualityScoreOf(input.policy, m)) !== null
-  );
+function routeModels(input: PlanInput, route: RouteConfig): readonly CatalogModel[] {
+  const { catalog, policy, kind } = input;
+  let byPolicy = routeModelsMemo.get(catalog);
+  if (!byPolicy) routeModelsMemo.set(catalog, (byPolicy = new WeakMap()));
+  let byRoute = byPolicy.get(policy);
+  if (!byRoute) byPolicy.set(policy, (byRoute = new Map()));
+  let byKind = byRoute.get(route);
+  if (!byKind) byRoute.set(route, (byKind = {}));
+  let models = byKind[kind];
+  if (!models) {
+    models = Object.freeze(
+      catalog.models.filter(
+        (m) =>
+          m.kind === kind && // kindReason's test
+          policyReasons(catalog, policy, m, route).length === 0 &&
+          minQualityReason(route, qualityScoreOf(policy, m)) === null,
+      ),
+    );
+    byKind[kind] = models;
+  }
+  return models;
 }
 
 const KIND_MISMATCH = /^is an? (embedding|chat) model, the request is/;
@@ -200,15 +218,14 @@ function summarise(excluded: Exclusion[]): string {
 function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePlan {
   const strategy = input.strategyOverride ?? route.strategy;
   const eligible: Candidate[] = [];
-  // Models out by policy or request keep no reasons until the exclusions are read (explain, the no-route error).
-  const out: Array<CatalogModel | Exclusion> = [];
+  // Models out by price or availability, with their reasons; the ones out by policy or request keep none until the
+  // exclusions are read (explain, the no-route error).
+  let priced: Map<CatalogModel, Exclusion> | null = null;
   const caps = priceCaps(route);
   let unavailable = 0;
-  for (const m of input.catalog.models) {
-    if (staticallyOut(input, route, m)) {
-      out.push(m);
-      continue;
-    }
+  for (const m of routeModels(input, route)) {
+    // staticReasons' tests that depend on the request or the hour (routeModels has the others).
+    if (input.catalog.isRetired(m, input.now) || hasCapabilityGap(m, input.needs, input.kind)) continue;
     const c = candidateOf(input, m);
     let reasons = priceReasons(caps, c.prices, c.estCostPico);
     const down = reasons.length === 0 ? input.available(m) : null;
@@ -217,9 +234,15 @@ function planAlias(input: PlanInput, alias: string, route: RouteConfig): RoutePl
       unavailable++;
     }
     if (reasons.length === 0) eligible.push(c);
-    else out.push({ model: m.id, provider: m.provider, reasons });
+    else (priced ??= new Map()).set(m, { model: m.id, provider: m.provider, reasons });
   }
-  const exclusions = () => out.map((x) => ('reasons' in x ? x : { model: x.id, provider: x.provider, reasons: staticReasons(input, route, x) }));
+  // Every model not in the plan, in catalog order.
+  const exclusions = () => {
+    const chosen = new Set(eligible.map((c) => c.model));
+    return input.catalog.models
+      .filter((m) => !chosen.has(m))
+      .map((m) => priced?.get(m) ?? { model: m.id, provider: m.provider, reasons: staticReasons(input, route, m) });
+  };
   if (eligible.length === 0) {
     // Models that the policy allows exist but none is reachable now: a server-side 503 (clients retry), not the caller's fault.
     const [code, what] = unavailable > 0 ? (['service_unavailable', 'right now'] as const) : (['no_route', 'for this request'] as const);

@@ -100,6 +100,8 @@ function expectPartition(w: World, p: RoutePlan) {
   const out = p.excluded.map((e) => e.model);
   expect(new Set([...kept, ...out]).size).toBe(kept.length + out.length);
   expect([...kept, ...out].sort()).toEqual(w.catalog.models.map((m) => m.id).sort());
+  // The exclusions in catalog order (explain and the no-route error list them so).
+  expect(out).toEqual(w.catalog.models.map((m) => m.id).filter((id) => out.includes(id)));
   expect(p.candidates.map((c) => c.rank)).toEqual(kept.map((_, i) => i + 1));
 }
 
