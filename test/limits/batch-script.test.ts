@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AdmitRequest, AdmitResult } from '../../src/limits/interface.js';
-import { createRedisCoreLimiter } from '../../src/limits/redis-core.js';
+import { batchLua } from '../../src/limits/lua.js';
+import { createRedisCoreLimiter, tenantKeys } from '../../src/limits/redis-core.js';
 import { limiterRedisOptions } from '../../src/limits/redis-limiter.js';
 import { REDIS_URL, uniqueId } from '../support/services.js';
 import { deleteKeys } from './support/redis.js';
@@ -178,5 +179,24 @@ describe('the batch script', () => {
     console.info(`admissions batched: ${batched}, answered quietly: ${quiet}`);
     expect(batched).toBeGreaterThan(500);
     expect(quiet).toBeGreaterThan(50);
+  });
+
+  it('sees a counter that an admission seeded earlier in the same call', async () => {
+    // The script remembers which counters exist for the rest of a call: a settlement that found the day counter missing,
+    // then an admission that seeds it, then a settlement charging it, all in one call, as three calls would do.
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const prefix = uniqueId('tgbs');
+    prefixes.push(prefix);
+    const k = tenantKeys(prefix, uniqueId('t'));
+    const day = k.budget(daySpec(T0, 1_000n));
+    const expireAt = T0 + 2 * 86_400_000;
+    const keys = [k.res, k.resx, k.bk, day];
+    const group = (seed: string) => [0, 1, 4, 'h', expireAt, seed, ''];
+    const late = (rid: string, actual: string) => ['s', T0, rid, actual, 0, 1, 4];
+    const ops = [...late('r1', '7'), 'a', 2, T0, 'r2', 0, '0', '1000', ...late('r3', '5')];
+    const reply = await redis.eval(batchLua, keys.length, ...keys, 30_000, 2, ...group(''), ...group('100'), 3, ...ops);
+    expect(reply).toEqual([['ok', '100']]);
+    // r1 found no counter to charge; r3 is charged on the counter r2's admission seeded.
+    expect(await redis.get(day)).toBe('105');
   });
 });
