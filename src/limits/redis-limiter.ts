@@ -106,12 +106,14 @@ class BatchingRedis extends Redis {
  * Since 2026-12-07 it is also how long a tenant's admissions that went ahead gather into one call of the batch script
  * (src/limits/redis-core.ts): at 32 connections on the bench, Redis' CPU per request 0.054 → 0.035 ms and the
  * gateway's 0.250 → 0.222 ms against one script call per admission (docs/performance.md).
- * 20 ms rather than 5 since 2026-12-08: a script call costs Redis and the gateway more than the operations in it,
- * and four times fewer of them took Redis' CPU per request 0.047 → 0.035 and 0.039 → 0.033 ms, and the gateway's
- * 12–20% lower (bench/ab-env.ts, three processes per variant, two runs). The readings of other replicas are already up
- * to AheadOptions.maxAgeMs (seconds) old; this replica's own admissions in flight are counted by its ahead book.
+ * 10 ms rather than 5 since 2026-12-08: a script call costs Redis and the gateway more than the operations in it.
+ * Side by side against 5 ms (bench/ab-throughput.ts, 7 rounds): Redis' CPU per request 0.038 → 0.030 ms, the one-
+ * connection p99 1.87 → 1.98 ms. 20 ms took no more off Redis (0.037 → 0.030) but put the p99 at 2.82 ms (1.98 at
+ * 5): on a core Redis shares, each call's script is a stall for the request in flight, four times as long. The
+ * readings of other replicas are already up to AheadOptions.maxAgeMs (seconds) old; this replica's own admissions in
+ * flight are counted by its ahead book.
  */
-export const LAZY_MS = 20;
+export const LAZY_MS = 10;
 
 /**
  * Runs `send(a, b)`; the commands it issues on a limiter client may wait up to LAZY_MS for company (see
