@@ -65,33 +65,34 @@ end
 -- whole call, except where the call itself creates a counter (ensureCounters seeding one), which says so here.
 local known = {}
 
--- Takes an amount back out of a counter that still exists.
-local function unreserve(key, amount)
-  if amount == '0' then return end
+-- Whether a counter exists, asked at most once per call (\`known\`).
+local function exists(key)
   local e = known[key]
   if e == nil then
     e = redis.call('EXISTS', key) == 1
     known[key] = e
   end
-  if e then decrease(key, amount) end
+  return e
 end
 
--- Which of \`keys\` exist (key → true/false): from \`known\`, asking Redis about the others in one EXISTS when all or none
--- of those do.
+-- Takes an amount back out of a counter that still exists.
+local function unreserve(key, amount)
+  if amount ~= '0' and exists(key) then decrease(key, amount) end
+end
+
+-- Which of \`keys\` exist (key → true/false): the ones not known yet asked in one EXISTS, which settles them all when
+-- all or none of them exist; one by one otherwise.
 local function existing(keys)
-  local ex, ask = {}, {}
-  for _, k in ipairs(keys) do
-    local e = known[k]
-    if e == nil then table.insert(ask, k) else ex[k] = e end
+  local ask = {}
+  for _, k in ipairs(keys) do if known[k] == nil then table.insert(ask, k) end end
+  if #ask > 0 then
+    local all = redis.call('EXISTS', unpack(ask))
+    if all == #ask or all == 0 then -- EXISTS counts a key named twice twice
+      for _, k in ipairs(ask) do known[k] = all > 0 end
+    end
   end
-  if #ask == 0 then return ex end
-  local all = redis.call('EXISTS', unpack(ask))
-  if all == #ask or all == 0 then -- EXISTS counts a key named twice twice
-    for _, k in ipairs(ask) do ex[k] = all > 0 end
-  else
-    for _, k in ipairs(ask) do if ex[k] == nil then ex[k] = redis.call('EXISTS', k) == 1 end end
-  end
-  for _, k in ipairs(ask) do known[k] = ex[k] end
+  local ex = {}
+  for _, k in ipairs(keys) do ex[k] = exists(k) end
   return ex
 end
 
@@ -246,7 +247,7 @@ local function ensureCounters(bk, keys, expireAts, seeds)
   for i, key in ipairs(keys) do
     if vals[i] then
       known[key] = true
-    elseif redis.call('EXISTS', key) == 0 then
+    elseif not exists(key) then
       local seed = seeds[i]
       if seed ~= '' then
         redis.call('SET', key, seed, 'PXAT', expireAts[i])
@@ -257,8 +258,6 @@ local function ensureCounters(bk, keys, expireAts, seeds)
       else
         table.insert(missing, i)
       end
-    else
-      known[key] = true
     end
   end
   return missing, vals
